@@ -1,0 +1,164 @@
+"""Batches drawn from tensors already on the device, reproducible batch by batch.
+
+The images are moved to the device once; each batch is an index gather plus
+tensor augmentation, so no DataLoader workers or per-sample Python run.  The
+shuffle of epoch ``e`` depends only on ``(seed, e)`` and the augmentation of
+batch ``b`` only on ``(seed, e, b)``: a run resumed at batch ``b`` sees exactly
+the data an uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+
+from .augment import cutout as apply_cutout
+from .augment import normalize, random_crop_flip
+from .cifar10 import ImageSet
+from .split import search_split
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed from a tuple such as ``(seed, "augment", epoch, batch)``.
+
+    Hashing (rather than ``seed + epoch``) keeps the streams of neighbouring
+    seeds, epochs and batches unrelated, and is the same in every process.
+    """
+    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class TensorBatches:
+    """Batches of ``images_u8[indices]`` on ``device``: normalised floats and int64 labels."""
+
+    def __init__(
+        self,
+        images_u8: torch.Tensor,
+        labels: torch.Tensor,
+        indices: torch.Tensor,
+        batch_size: int,
+        device: torch.device | str,
+        seed: int,
+        augment: bool,
+        cutout: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        indices = torch.as_tensor(indices, dtype=torch.int64)
+        if indices.numel() and not 0 <= int(indices.min()) <= int(indices.max()) < images_u8.shape[0]:
+            raise ValueError(f"indices must lie in [0, {images_u8.shape[0]})")
+        if drop_last and indices.numel() < batch_size:
+            raise ValueError(
+                f"{indices.numel()} images give no full batch of {batch_size}; "
+                "lower the batch size or use more images"
+            )
+        self.device = torch.device(device)
+        # .to() is a no-op for tensors already there, so loaders can share one device copy.
+        self.images = images_u8.to(self.device)
+        self.labels = labels.to(self.device)
+        self.indices = indices.to(self.device)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.augment = augment
+        self.cutout = cutout
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(self.indices.numel(), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+        """Yield ``(x, y)`` for batches ``start_batch, ..., len(self) - 1`` of ``epoch``."""
+        if not 0 <= start_batch <= len(self):
+            raise ValueError(f"start_batch must lie in [0, {len(self)}], got {start_batch}")
+        count = self.indices.numel()
+        if self.shuffle:
+            order = torch.randperm(count, generator=torch.Generator().manual_seed(derive_seed(self.seed, "shuffle", epoch)))
+            order = self.indices[order.to(self.device)]
+        else:
+            order = self.indices
+        for batch in range(start_batch, len(self)):
+            chosen = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            yield self._make_batch(chosen, epoch, batch), self.labels[chosen]
+
+    def _make_batch(self, chosen: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
+        images = self.images[chosen]
+        if not (self.augment or self.cutout):
+            return normalize(images)
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, "augment", epoch, batch))
+        if self.augment:
+            images = random_crop_flip(images, generator=generator)
+        images = normalize(images)
+        if self.cutout:
+            images = apply_cutout(images, self.cutout, generator=generator)
+        return images
+
+
+class PairedBatches:
+    """The search loader: each step gets a search-train batch (w) and a search-val batch (α)."""
+
+    def __init__(self, train: TensorBatches, val: TensorBatches) -> None:
+        self.train = train
+        self.val = val
+
+    def __len__(self) -> int:
+        return min(len(self.train), len(self.val))
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Yield ``(x_train, y_train, x_val, y_val)``; stops with the shorter of the two halves."""
+        if not 0 <= start_batch <= len(self):
+            raise ValueError(f"start_batch must lie in [0, {len(self)}], got {start_batch}")
+        for (x_train, y_train), (x_val, y_val) in zip(
+            self.train.epoch(epoch, start_batch), self.val.epoch(epoch, start_batch)
+        ):
+            yield x_train, y_train, x_val, y_val
+
+
+@dataclass(frozen=True, eq=False)
+class SearchData:
+    """Everything a search run reads: paired batches, un-augmented search-val batches, the split and its source."""
+
+    paired: PairedBatches
+    val_eval: TensorBatches
+    split: tuple[torch.Tensor, torch.Tensor]
+    provenance: dict[str, Any]
+
+
+def make_search_data(
+    image_set: ImageSet,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str,
+    per_class: int | None = None,
+) -> SearchData:
+    """Split the training images and build the search loaders on ``device``.
+
+    Both halves are augmented as in DARTS (the α step also sees cropped and
+    flipped images); ``val_eval`` walks search-val un-augmented and in order,
+    keeping the last partial batch, for the accuracy we report.  The two
+    shuffled streams get different derived seeds so their crops are unrelated.
+    """
+    train_idx, val_idx = search_split(image_set.train_labels, seed, per_class)
+    images = image_set.train_images.to(device)  # one device copy shared by the three loaders
+    labels = image_set.train_labels.to(device)
+
+    def batches(indices: torch.Tensor, stream: str, augment: bool, shuffle: bool = True) -> TensorBatches:
+        return TensorBatches(
+            images, labels, indices, batch_size, device, derive_seed(seed, stream),
+            augment=augment, shuffle=shuffle, drop_last=shuffle,
+        )
+
+    return SearchData(
+        paired=PairedBatches(batches(train_idx, "search-train", True), batches(val_idx, "search-val", True)),
+        val_eval=batches(val_idx, "search-val-eval", augment=False, shuffle=False),
+        split=(train_idx, val_idx),
+        provenance=image_set.provenance(),
+    )

@@ -1,0 +1,257 @@
+"""One search loop for every update rule.
+
+``run_search(config, out_dir)`` searches, or resumes the search whose
+checkpoint ``out_dir`` holds.  Each epoch appends to ``record.json``: train
+and search-val loss/accuracy, their gap, α and softmax(α), the derived
+genotype with its conv counts and evaluation-network size, collapse signs
+(skip count, entropy), learning rates, τ, time split into α-step, w-step and
+evaluation, and peak memory; plus the model-size buckets (Fig. 6).
+"""
+from __future__ import annotations
+
+import math
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..algorithms.base import Batch, SearchContext
+from ..algorithms.rules import make_rule
+from ..config import SearchConfig
+from ..data import load_cifar10, make_search_data, synthetic_cifar
+from ..networks import cifar_params
+from ..records.io import load_checkpoint, read_json, save_checkpoint, write_json
+from ..records.provenance import provenance, resolve_device
+from ..space.genotype import Genotype
+from ..space.supernet import Supernet, arch_entropy
+
+RECORD_FORMAT = 1
+RECORD_NAME, CHECKPOINT_NAME = "record.json", "checkpoint.pt"
+PARAM_BUCKET_WIDTH = 500_000
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint that belongs to another run configuration or record format."""
+
+
+@dataclass
+class SearchResult:
+    out_dir: Path
+    record: dict
+    completed: bool
+
+    @property
+    def genotype(self) -> Genotype:
+        return Genotype.from_dict(self.record["genotype"])
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    """CUDA allocator peak on a GPU, the process's peak RSS on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _image_set(config: SearchConfig):
+    if config.dataset == "synthetic":
+        return synthetic_cifar(seed=config.seed)
+    return load_cifar10(data_root=config.data_root)
+
+
+@torch.no_grad()
+def evaluate(model: Supernet, batches, arch) -> tuple[float, float]:
+    """Mean loss and accuracy on un-augmented images, batch norm in eval mode."""
+    model.eval()
+    loss_sum, correct, n = 0.0, 0, 0
+    for x, y in batches.epoch(0):
+        logits = model(x, arch)
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+    model.train()
+    return loss_sum / max(n, 1), correct / max(n, 1)
+
+
+def param_range(params: int) -> str:
+    low = params // PARAM_BUCKET_WIDTH * PARAM_BUCKET_WIDTH
+    return f"{low / 1e6:.1f}-{(low + PARAM_BUCKET_WIDTH) / 1e6:.1f}M"
+
+
+def update_buckets(buckets: dict, epoch: int, val_acc: float, genotype: Genotype, params: int) -> None:
+    """Best search-val accuracy per conv-count bucket ``(n, r)`` and per
+    parameter range, with the epoch and genotype that reached it (Fig. 6)."""
+    n, r = genotype.conv_counts
+    entry = {"val_acc": val_acc, "epoch": epoch, "genotype": genotype.to_dict(), "convs": [n, r], "params": params}
+    for table, key in (("convs", f"{n},{r}"), ("params", param_range(params))):
+        best = buckets[table].get(key)
+        if best is None or val_acc > best["val_acc"]:
+            buckets[table][key] = entry
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _config_identity(config: SearchConfig) -> dict:
+    """The settings a checkpoint must agree with to be resumed (all but the
+    ones that only affect where and how fast it runs)."""
+    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps"}
+    return {k: v for k, v in config.to_dict().items() if k not in exclude}
+
+
+def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: Optional[int] = None,
+               progress: bool = True) -> SearchResult:
+    """Search (or resume) into ``out_dir``; returns the record.
+
+    ``stop_after_steps`` stops after that many steps of this call, with a
+    checkpoint written, as an interruption would (for tests and time-boxed
+    jobs); the next call resumes.
+    """
+    out_dir = Path(out_dir)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+
+    image_set = _image_set(config)
+    data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class)
+    model = Supernet(config.C, config.layers, num_classes=len(image_set.classes)).to(device)
+    w_optimizer = torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum,
+                                  weight_decay=config.w_weight_decay)
+    alpha_optimizer = torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
+                                       weight_decay=config.alpha_weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_optimizer, config.epochs, eta_min=config.w_lr_min)
+    rule = make_rule(config)
+    ctx = SearchContext(model, w_optimizer, alpha_optimizer, config.grad_clip)
+
+    steps_per_epoch = len(data.paired)
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size {config.batch_size} is larger than the search-train half "
+                         f"({len(data.split[0])} images); lower --batch-size or use more data")
+    record = {
+        "format": RECORD_FORMAT, "kind": "search", "config": config.to_dict(), "seed": config.seed,
+        "method": config.method, "lam": config.lam, "order": config.order,
+        **provenance(device, image_set.provenance()),
+        "steps_per_epoch": steps_per_epoch, "passes_per_step": rule.passes,
+        "supernet_weights": sum(p.numel() for p in model.weights()),
+        "epochs": [], "buckets": {"convs": {}, "params": {}},
+        "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
+    }
+    start_epoch, start_batch = 0, 0
+    running = {"loss": 0.0, "correct": 0, "n": 0, "alpha_s": 0.0, "w_s": 0.0}
+    checkpoint_path, record_path = out_dir / CHECKPOINT_NAME, out_dir / RECORD_NAME
+
+    if checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        if state.get("format") != RECORD_FORMAT or state.get("identity") != _config_identity(config):
+            raise CheckpointMismatchError(
+                f"{checkpoint_path} was written by another configuration or record format; "
+                f"choose another --out directory or delete the old run")
+        model.load_state_dict(state["model"])
+        w_optimizer.load_state_dict(state["w_optimizer"])
+        alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rule.load_state_dict(state["rule"])
+        _restore_rng(state["rng"])
+        start_epoch, start_batch, running = state["epoch"], state["batch"], state["running"]
+        previous = read_json(record_path)
+        record.update({k: previous[k] for k in ("epochs", "buckets", "genotype", "time_s")})
+        record["resumed"] = previous.get("resumed", 0) + 1
+
+    def checkpoint(epoch: int, batch: int) -> None:
+        save_checkpoint(checkpoint_path, {
+            "format": RECORD_FORMAT, "identity": _config_identity(config),
+            "model": model.state_dict(), "w_optimizer": w_optimizer.state_dict(),
+            "alpha_optimizer": alpha_optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "rule": rule.state_dict(), "rng": _rng_state(),
+            "epoch": epoch, "batch": batch, "running": dict(running),
+        })
+        write_json(record_path, record)
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model.train()
+    steps_this_call = 0
+    epochs_bar = tqdm(range(start_epoch, config.epochs), desc=f"search {config.method}", disable=not progress,
+                      initial=start_epoch, total=config.epochs)
+    for epoch in epochs_bar:
+        rule.new_epoch(epoch, config.epochs)
+        ctx.lr = scheduler.get_last_lr()[0]
+        epoch_start = time.perf_counter()
+        batches = data.paired.epoch(epoch, start_batch=start_batch)
+        for batch_index, (x_tr, y_tr, x_val, y_val) in enumerate(
+                tqdm(batches, total=steps_per_epoch - start_batch, leave=False, disable=not progress),
+                start=start_batch):
+            stats = rule.step(ctx, Batch(x_tr, y_tr, x_val, y_val))
+            if not math.isfinite(stats.train_loss):
+                # The weights are already stepped with it: keep the last good
+                # checkpoint on disk and record only the failure.
+                message = (f"non-finite train loss at epoch {epoch}, step {batch_index}; the last good "
+                           f"checkpoint in {out_dir} is kept (lower the learning rates to continue)")
+                record["failure"] = message
+                write_json(record_path, record)
+                raise FloatingPointError(message)
+            running["loss"] += stats.train_loss * stats.n
+            running["correct"] += stats.train_correct
+            running["n"] += stats.n
+            running["alpha_s"] += stats.alpha_s
+            running["w_s"] += stats.w_s
+            steps_this_call += 1
+            done = batch_index + 1
+            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
+                record["time_s"] += time.perf_counter() - epoch_start
+                checkpoint(epoch, done)
+                return SearchResult(out_dir, record, completed=False)
+            if config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0 and done < steps_per_epoch:
+                record["time_s"] += time.perf_counter() - epoch_start
+                epoch_start = time.perf_counter()
+                checkpoint(epoch, done)
+        start_batch = 0
+        lrs = {"w_lr": ctx.lr, "alpha_lr": alpha_optimizer.param_groups[0]["lr"]}
+        scheduler.step()
+
+        eval_start = time.perf_counter()
+        val_loss, val_acc = evaluate(model, data.val_eval, rule.eval_arch(model))
+        eval_s = time.perf_counter() - eval_start
+        genotype = model.genotype()
+        params = cifar_params(genotype)
+        train_loss = running["loss"] / running["n"]
+        train_acc = running["correct"] / running["n"]
+        record["epochs"].append({
+            "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+            "val_loss": val_loss, "val_acc": val_acc, "gap": train_acc - val_acc,
+            "alphas": {"normal": model.alpha_normal, "reduce": model.alpha_reduce},
+            "softmax": {"normal": F.softmax(model.alpha_normal.detach(), -1),
+                        "reduce": F.softmax(model.alpha_reduce.detach(), -1)},
+            "genotype": genotype.to_dict(), "genotype_text": str(genotype),
+            "convs": list(genotype.conv_counts), "params": params,
+            "skip_connects": genotype.count("skip_connect"),
+            "entropy": {"normal": arch_entropy(model.alpha_normal), "reduce": arch_entropy(model.alpha_reduce)},
+            **lrs, **rule.describe(),
+            "alpha_step_s": running["alpha_s"], "w_step_s": running["w_s"], "eval_s": eval_s,
+            "peak_mem_mib": peak_memory_mib(device),
+        })
+        update_buckets(record["buckets"], epoch, val_acc, genotype, params)
+        record["genotype"] = genotype.to_dict()
+        record["params"] = params
+        record["time_s"] += time.perf_counter() - epoch_start
+        record["gpu_hours"] = record["time_s"] / 3600 if device.type == "cuda" else None
+        running = {"loss": 0.0, "correct": 0, "n": 0, "alpha_s": 0.0, "w_s": 0.0}
+        epochs_bar.set_postfix(val_acc=f"{val_acc:.3f}", gap=f"{train_acc - val_acc:+.3f}")
+        record["completed"] = epoch + 1 == config.epochs
+        checkpoint(epoch + 1, 0)
+    return SearchResult(out_dir, record, completed=True)

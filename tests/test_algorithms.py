@@ -1,0 +1,192 @@
+"""The update rules against their equations, on a tiny supernet."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from milenas_lib.algorithms import (RULES, Batch, GumbelArch, SearchContext, darts_hypergradient,
+                                    exact_hypergradient, gradient_agreement, gumbel_temperature,
+                                    hard_gumbel_softmax, make_rule)
+from milenas_lib.config import SearchConfig
+from milenas_lib.space.supernet import Supernet
+
+
+def tiny_context(seed: int = 0, dtype: torch.dtype = torch.float32, grad_clip: float = 5.0,
+                 C: int = 4, layers: int = 3) -> SearchContext:
+    torch.manual_seed(seed)
+    model = Supernet(C=C, layers=layers).to(dtype)
+    # α well away from uniform so every term of the gradient matters.
+    with torch.no_grad():
+        for alpha in model.alphas():
+            alpha.normal_(0, 0.5)
+    w_opt = torch.optim.SGD(model.weights(), 0.05, momentum=0.9, weight_decay=3e-4)
+    a_opt = torch.optim.Adam(model.alphas(), 3e-3, betas=(0.5, 0.999), weight_decay=1e-3)
+    return SearchContext(model, w_opt, a_opt, grad_clip, lr=0.05)
+
+
+def tiny_batches(n: int, seed: int = 1, dtype: torch.dtype = torch.float32, size: int = 8) -> list[Batch]:
+    gen = torch.Generator().manual_seed(seed)
+    return [Batch(torch.randn(6, 3, size, size, generator=gen, dtype=dtype), torch.randint(0, 10, (6,), generator=gen),
+                  torch.randn(6, 3, size, size, generator=gen, dtype=dtype), torch.randint(0, 10, (6,), generator=gen))
+            for _ in range(n)]
+
+
+def alpha_trajectory(method: str, steps: int = 3, **config) -> list[torch.Tensor]:
+    ctx = tiny_context()
+    rule = make_rule(SearchConfig(method=method, **config))
+    rule.new_epoch(0, 2)
+    trajectory = []
+    for batch in tiny_batches(steps):
+        rule.step(ctx, batch)
+        trajectory.append(torch.cat([a.detach().clone().flatten() for a in ctx.alphas()]))
+    return trajectory
+
+
+@pytest.mark.parametrize("method", sorted(RULES))
+def test_every_registered_rule_moves_alpha_and_w(method):
+    ctx = tiny_context()
+    before_alpha = [a.detach().clone() for a in ctx.alphas()]
+    before_w = [p.detach().clone() for p in ctx.model.weights()]
+    rule = make_rule(SearchConfig(method=method, epochs=4, switch_epoch=2))
+    rule.new_epoch(0, 4)
+    stats = rule.step(ctx, tiny_batches(1)[0])
+    assert torch.isfinite(torch.tensor(stats.train_loss)) and stats.n == 6
+    assert any(not torch.equal(a, b) for a, b in zip(ctx.alphas(), before_alpha))
+    assert any(not torch.equal(p, b) for p, b in zip(ctx.model.weights(), before_w))
+
+
+def test_milenas_with_lambda_zero_follows_single_level():
+    single = alpha_trajectory("single_level")
+    mixed = alpha_trajectory("milenas", lam=0.0)
+    for s, m in zip(single, mixed):
+        assert torch.equal(s, m)
+    # ...and λ does matter: λ = 1 leaves that trajectory.
+    assert not torch.allclose(alpha_trajectory("milenas", lam=1.0)[-1], single[-1])
+
+
+@pytest.mark.parametrize("order", ["simultaneous", "alpha_then_w"])
+def test_milenas_alpha_gradient_is_train_plus_lambda_val(order):
+    lam = 0.37
+    ctx = tiny_context()
+    batch = tiny_batches(1)[0]
+    reference = copy.deepcopy(ctx.model)
+    train_grad = torch.autograd.grad(F.cross_entropy(reference(batch.x_train), batch.y_train), reference.alphas())
+    val_grad = torch.autograd.grad(F.cross_entropy(reference(batch.x_val), batch.y_val), reference.alphas())
+    make_rule(SearchConfig(method="milenas", lam=lam, order=order)).step(ctx, batch)
+    # step_alphas leaves the direction it stepped along in α.grad.
+    for alpha, g_tr, g_val in zip(ctx.alphas(), train_grad, val_grad):
+        torch.testing.assert_close(alpha.grad, g_tr + lam * g_val, rtol=1e-5, atol=1e-7)
+
+
+def test_simultaneous_order_uses_one_point_for_w_and_alpha():
+    """w's gradient in the simultaneous step is ∇w L_tr at the *old* α."""
+    ctx = tiny_context(grad_clip=1e9)
+    batch = tiny_batches(1)[0]
+    reference = copy.deepcopy(ctx.model)
+    w_grad = torch.autograd.grad(F.cross_entropy(reference(batch.x_train), batch.y_train), list(reference.weights()))
+    make_rule(SearchConfig(method="milenas")).step(ctx, batch)
+    for p, g in zip(ctx.model.weights(), w_grad):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-7)
+
+
+def test_gradient_clipping_acts_on_w_never_on_alpha():
+    clip = 1e-4
+    ctx = tiny_context(grad_clip=clip)
+    batch = tiny_batches(1)[0]
+    reference = copy.deepcopy(ctx.model)
+    g = torch.autograd.grad(F.cross_entropy(reference(batch.x_train), batch.y_train)
+                            + F.cross_entropy(reference(batch.x_val), batch.y_val), reference.alphas())
+    make_rule(SearchConfig(method="milenas", lam=1.0)).step(ctx, batch)
+    w_norm = torch.sqrt(sum((p.grad ** 2).sum() for p in ctx.model.weights()))
+    alpha_norm = torch.sqrt(sum((a.grad ** 2).sum() for a in ctx.alphas()))
+    assert w_norm <= clip * 1.001
+    assert alpha_norm > 10 * clip
+    torch.testing.assert_close(alpha_norm, torch.sqrt(sum((t ** 2).sum() for t in g)), rtol=1e-5, atol=0)
+
+
+@pytest.fixture(scope="module")
+def hypergradients():
+    """DARTS' finite-difference hypergradient (at DARTS' ε and at a small ε)
+    and the exact one by double backward, in float64."""
+    ctx = tiny_context(dtype=torch.float64)
+    batch = tiny_batches(1, dtype=torch.float64)[0]
+    # Give the momentum buffer a value, so the unroll must include it.
+    make_rule(SearchConfig(method="darts_1st")).step(ctx, batch)
+    args = (ctx, batch.x_train, batch.y_train, batch.x_val, batch.y_val, 0.05)
+    return {"small_eps": darts_hypergradient(*args, epsilon_scale=1e-6),
+            "darts_eps": darts_hypergradient(*args), "exact": exact_hypergradient(*args)}
+
+
+def test_finite_difference_hypergradient_matches_double_backward(hypergradients):
+    """With a small ε the central difference converges to the exact mixed
+    second derivative: this pins the unroll (momentum, weight decay), the
+    direction v, the 1/2ε and the sign of Eq. 7."""
+    approx, exact = hypergradients["small_eps"], hypergradients["exact"]
+    for a, e in zip(approx.direct, exact.direct):
+        torch.testing.assert_close(a, e, rtol=1e-7, atol=1e-10)
+    second = gradient_agreement(approx.second_order, exact.second_order)
+    assert second["relative_error"] < 1e-5, second
+    assert gradient_agreement(approx.total, exact.total)["relative_error"] < 1e-6
+
+
+def test_darts_epsilon_gives_a_finite_but_biased_estimate(hypergradients):
+    """At DARTS' ε = 0.01/‖v‖ the difference straddles ReLU and max-pool kinks:
+    the estimate keeps its scale but departs from the true gradient (the
+    paper's gradient-error argument, measured in notebook 8)."""
+    approx, exact = hypergradients["darts_eps"], hypergradients["exact"]
+    agreement = gradient_agreement(approx.second_order, exact.second_order)
+    assert all(torch.isfinite(t).all() for t in approx.total)
+    assert agreement["relative_error"] > 1e-3 and 0.1 < agreement["norm_ratio"] < 100
+
+
+def test_broken_finite_difference_is_detected(hypergradients):
+    """The agreement measure discriminates: a sign error or a missing 1/2 fails it."""
+    approx, exact = hypergradients["small_eps"], hypergradients["exact"]
+    flipped = gradient_agreement([-t for t in approx.second_order], exact.second_order)
+    unscaled = gradient_agreement([2 * t for t in approx.second_order], exact.second_order)
+    assert flipped["cosine"] < -0.99
+    assert unscaled["relative_error"] > 0.5
+
+
+def test_hard_gumbel_sample_is_one_hot_with_straight_through_gradient():
+    alpha = torch.randn(14, 8, requires_grad=True)
+    weights, index = hard_gumbel_softmax(alpha, tau=1.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(weights.detach().sum(-1), torch.ones(14))
+    assert torch.equal((weights.detach() != 0).sum(-1), torch.ones(14, dtype=torch.long))
+    assert torch.equal(weights.detach().argmax(-1), index)
+    (weights * torch.randn(14, 8)).sum().backward()
+    assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+
+
+def test_gdas_computes_exactly_one_op_per_edge():
+    torch.manual_seed(0)
+    model = Supernet(C=4, layers=3)
+    sampler = GumbelArch(10.0, 0.1, seed=0)
+    calls: list[int] = []
+    hooks = [op.register_forward_hook(lambda m, i, o: calls.append(1))
+             for cell in model.cells for edge in cell.edges for op in edge.ops]
+    model(torch.randn(2, 3, 8, 8), sampler.train_arch(model))
+    for hook in hooks:
+        hook.remove()
+    assert len(calls) == len(model.cells) * 14
+
+
+def test_tau_reaches_its_minimum_on_the_last_epoch():
+    epochs = 7
+    taus = [gumbel_temperature(e, epochs, 10.0, 0.1) for e in range(epochs)]
+    assert taus[0] == 10.0 and taus[-1] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(taus, taus[1:]))
+    sampler = GumbelArch(10.0, 0.1, seed=0)
+    sampler.new_epoch(epochs - 1, epochs)
+    assert sampler.tau == pytest.approx(0.1)
+
+
+def test_switch_runs_darts_2nd_then_milenas():
+    rule = make_rule(SearchConfig(method="switch", epochs=50, switch_epoch=35))
+    rule.new_epoch(34, 50)
+    assert rule.describe()["phase"] == "darts_2nd" and rule.passes == 5
+    rule.new_epoch(35, 50)
+    assert rule.describe()["phase"] == "milenas" and rule.passes == 2
