@@ -105,6 +105,9 @@ class SearchConfig(FrozenConfig):
     seed: int = 0
     device: str = "auto"
     num_threads: Optional[int] = None   # CPU threads; None keeps torch's choice
+    # NHWC tensors: oneDNN's depthwise and 1x1 convs run 2-3x faster on the CPU
+    # in this layout (docs/PERFORMANCE.md); same maths, float round-off aside.
+    channels_last: bool = True
     checkpoint_every_steps: Optional[int] = None  # also always at each epoch end
 
     def __post_init__(self) -> None:
@@ -140,7 +143,7 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # CPU minutes: a narrow, shallow supernet on a class-balanced CIFAR-10
     # subset; sized by measurement (docs/PERFORMANCE.md), same code path.
-    "smoke": {"epochs": 2, "batch_size": 16, "C": 4, "layers": 5, "per_class": 16,
+    "smoke": {"epochs": 2, "batch_size": 8, "C": 4, "layers": 5, "per_class": 8,
               "switch_epoch": 1, "num_threads": 1, "checkpoint_every_steps": 5},
 }
 
@@ -152,3 +155,131 @@ def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
     base = SearchConfig(method=method) if method in METHODS else SearchConfig()
     settings = {**(_paper_search(method) if preset == "paper" else {}), **SEARCH_PRESETS[preset], **overrides}
     return base.override(**settings)
+
+
+# ---------------------------------------------------------------------------
+# Evaluation: training a genotype's network from scratch (GUIDE §4).
+
+TRAIN_DATASETS: tuple[str, ...] = ("cifar10", "imagenet", "synthetic")
+LR_SCHEDULES: tuple[str, ...] = ("cosine", "step")
+#: Data held as uint8 tensors at CIFAR-10's own 32x32 (the ImageFolder path rescales).
+TENSOR_DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
+
+
+@dataclass(frozen=True)
+class TrainConfig(FrozenConfig):
+    """Everything that defines one evaluation run (GUIDE §4).
+
+    The defaults are the paper's CIFAR-10 protocol; ``train_config("paper",
+    dataset="imagenet")`` gives the ImageNet transfer protocol.  Batch sizes
+    are global: under ``torchrun`` each of N processes takes ``1/N`` of every
+    batch, so a run means the same optimisation on any number of devices.
+    """
+
+    genotype: str = "DARTS_V2"          # registered name, genotype JSON (inline or file), or a search record
+    dataset: str = "cifar10"
+    epochs: int = 600
+    batch_size: int = 96                # global, over all processes
+    micro_batches: int = 1              # per process: accumulate gradients over this many pieces (memory)
+    C: int = 36
+    layers: int = 20
+    auxiliary: bool = True
+    auxiliary_weight: float = 0.4
+    # SGD with gradient-norm clip; the learning rate follows lr_schedule per epoch.
+    learning_rate: float = 0.025
+    lr_schedule: str = "cosine"         # cosine: to lr_min over the epochs; step: ×lr_decay every lr_decay_epochs
+    lr_min: float = 0.0
+    lr_decay: float = 0.97
+    lr_decay_epochs: int = 1
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    drop_path_prob: float = 0.2         # reached at the last epoch: drop_path_prob * epoch / epochs
+    label_smoothing: float = 0.0
+    cutout: int = 16                    # square side on CIFAR-10 tensors; 0 = off
+    # ImageFolder (ImageNet) data: random-resized crop to `resolution`, flip,
+    # colour jitter; evaluation resizes to eval_resize (None: resolution * 256/224)
+    # and centre-crops `resolution`.
+    resolution: int = 32
+    eval_resize: Optional[int] = None
+    color_jitter: float = 0.4           # brightness, contrast and saturation
+    hue_jitter: float = 0.2             # DARTS' train_imagenet.py value; the GUIDE gives only 0.4
+    workers: int = 4                    # DataLoader processes per training process (ImageFolder only)
+    train_per_class: Optional[int] = None  # first N training images of each class; None = all
+    test_per_class: Optional[int] = None   # first N test (val) images of each class; None = all
+    eval_batch_size: int = 256
+    data_root: Optional[str] = None
+    seed: int = 0
+    device: str = "auto"
+    num_threads: Optional[int] = None
+    # Accelerations, used on CUDA only (the CPU always runs plain float32).
+    # Off by default: none has been measured on this network yet.
+    bf16: bool = False                  # bf16 autocast for forward and loss
+    channels_last: bool = False
+    compile: bool = False               # torch.compile of the (DDP-wrapped) model
+    sync_batchnorm: bool = False        # under DDP on CUDA: batch-norm statistics over the global batch
+
+    def __post_init__(self) -> None:
+        _choice("dataset", self.dataset, TRAIN_DATASETS)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _choice("device", self.device, DEVICES)
+        _positive(self, "epochs", "batch_size", "micro_batches", "C", "layers", "learning_rate", "grad_clip",
+                  "lr_decay", "lr_decay_epochs", "resolution", "eval_resize", "train_per_class", "test_per_class",
+                  "eval_batch_size", "num_threads")
+        if self.C % 2:
+            raise ConfigError(f"C must be even (the ImageNet stem starts with C/2 channels), got {self.C}")
+        if self.layers < 3:
+            raise ConfigError(f"layers must be at least 3 (two reduction cells and a normal one), got {self.layers}")
+        if self.batch_size % self.micro_batches:
+            raise ConfigError(f"batch_size {self.batch_size} must be divisible by micro_batches {self.micro_batches}")
+        if not 0 <= self.lr_min <= self.learning_rate:
+            raise ConfigError(f"lr_min must lie in [0, learning_rate={self.learning_rate}], got {self.lr_min}")
+        if self.lr_decay > 1:
+            raise ConfigError(f"lr_decay is a factor per step and must lie in (0, 1], got {self.lr_decay}")
+        for name in ("drop_path_prob", "label_smoothing"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)}")
+        for name in ("auxiliary_weight", "momentum", "weight_decay", "cutout", "color_jitter", "workers"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.hue_jitter <= 0.5:
+            raise ConfigError(f"hue_jitter must lie in [0, 0.5], got {self.hue_jitter}")
+        if self.dataset in TENSOR_DATASETS and self.resolution != 32:
+            raise ConfigError(f"{self.dataset} trains at its native 32x32 (resolution=32), got {self.resolution}; "
+                              "for another resolution use dataset 'imagenet' on an ImageFolder tree")
+        if self.compile and self.drop_path_prob > 0:
+            # The ramp changes a Python float every epoch; torch.compile would
+            # recompile each time and fall back to eager after a few epochs.
+            raise ConfigError("compile=True needs drop_path_prob=0 (the drop-path ramp would recompile the "
+                              "model every epoch); turn one of them off")
+
+
+_IMAGENET_PAPER: dict[str, Any] = {
+    "epochs": 250, "batch_size": 128, "C": 48, "layers": 14, "learning_rate": 0.1, "lr_schedule": "step",
+    "lr_decay": 0.97, "lr_decay_epochs": 1, "weight_decay": 3e-5, "drop_path_prob": 0.0,
+    "label_smoothing": 0.1, "cutout": 0, "resolution": 224,
+}
+
+#: preset -> dataset -> settings; "synthetic" (a test stand-in) uses the CIFAR-10 entries.
+TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The paper's protocols (GUIDE §4): the TrainConfig defaults for CIFAR-10.
+    "paper": {"cifar10": {}, "imagenet": _IMAGENET_PAPER},
+    # CPU minutes with the same code path (auxiliary head, cutout, drop path,
+    # cosine; or label smoothing, ×0.97, jitter): a narrow, shallow network
+    # on a class-balanced subset, evaluated on 1,000 test images.
+    "smoke": {
+        "cifar10": {"epochs": 5, "batch_size": 64, "C": 16, "layers": 8, "learning_rate": 0.05,
+                    "train_per_class": 250, "test_per_class": 100, "eval_batch_size": 250, "num_threads": 1},
+        "imagenet": {**_IMAGENET_PAPER, "epochs": 2, "batch_size": 32, "C": 16, "layers": 5, "auxiliary": False,
+                     "resolution": 32, "train_per_class": 64, "test_per_class": 20, "eval_batch_size": 100,
+                     "workers": 1, "num_threads": 1},
+    },
+}
+
+
+def train_config(preset: str = "paper", dataset: str = "cifar10", **overrides: Any) -> TrainConfig:
+    """The named preset for ``dataset`` with ``overrides`` applied."""
+    _choice("preset", preset, tuple(TRAIN_PRESETS))
+    _choice("dataset", dataset, TRAIN_DATASETS)
+    protocol = "imagenet" if dataset == "imagenet" else "cifar10"
+    return TrainConfig(dataset=dataset).override(**{**TRAIN_PRESETS[preset][protocol], **overrides})

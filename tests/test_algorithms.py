@@ -190,3 +190,19 @@ def test_switch_runs_darts_2nd_then_milenas():
     assert rule.describe()["phase"] == "darts_2nd" and rule.passes == 5
     rule.new_epoch(35, 50)
     assert rule.describe()["phase"] == "milenas" and rule.passes == 2
+
+
+@pytest.mark.parametrize("method", ["milenas", "darts_2nd"])
+def test_channels_last_fast_path_computes_the_same_step(method):
+    """NHWC is a layout change only: one step agrees with the plain NCHW float32
+    step to float32 round-off (different oneDNN kernels sum in another order)."""
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        ctx = tiny_context()
+        ctx.model.to(memory_format=layout)
+        batch = tiny_batches(1)[0]
+        batch = Batch(batch.x_train.contiguous(memory_format=layout), batch.y_train,
+                      batch.x_val.contiguous(memory_format=layout), batch.y_val)
+        make_rule(SearchConfig(method=method)).step(ctx, batch)
+        results.append(torch.cat([p.detach().flatten() for p in ctx.model.parameters()]))
+    torch.testing.assert_close(results[1], results[0], rtol=1e-4, atol=1e-5)

@@ -64,12 +64,13 @@ def _image_set(config: SearchConfig):
 
 
 @torch.no_grad()
-def evaluate(model: Supernet, batches, arch) -> tuple[float, float]:
+def evaluate(model: Supernet, batches, arch, layout: torch.memory_format = torch.contiguous_format
+             ) -> tuple[float, float]:
     """Mean loss and accuracy on un-augmented images, batch norm in eval mode."""
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
     for x, y in batches.epoch(0):
-        logits = model(x, arch)
+        logits = model(x.contiguous(memory_format=layout), arch)
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
         n += len(y)
@@ -109,7 +110,7 @@ def _restore_rng(state: dict) -> None:
 def _config_identity(config: SearchConfig) -> dict:
     """The settings a checkpoint must agree with to be resumed (all but the
     ones that only affect where and how fast it runs)."""
-    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps"}
+    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps", "channels_last"}
     return {k: v for k, v in config.to_dict().items() if k not in exclude}
 
 
@@ -130,6 +131,8 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
     image_set = _image_set(config)
     data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class)
     model = Supernet(config.C, config.layers, num_classes=len(image_set.classes)).to(device)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     w_optimizer = torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum,
                                   weight_decay=config.w_weight_decay)
     alpha_optimizer = torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
@@ -196,7 +199,8 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
         for batch_index, (x_tr, y_tr, x_val, y_val) in enumerate(
                 tqdm(batches, total=steps_per_epoch - start_batch, leave=False, disable=not progress),
                 start=start_batch):
-            stats = rule.step(ctx, Batch(x_tr, y_tr, x_val, y_val))
+            batch = Batch(x_tr.contiguous(memory_format=layout), y_tr, x_val.contiguous(memory_format=layout), y_val)
+            stats = rule.step(ctx, batch)
             if not math.isfinite(stats.train_loss):
                 # The weights are already stepped with it: keep the last good
                 # checkpoint on disk and record only the failure.
@@ -225,7 +229,7 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
         scheduler.step()
 
         eval_start = time.perf_counter()
-        val_loss, val_acc = evaluate(model, data.val_eval, rule.eval_arch(model))
+        val_loss, val_acc = evaluate(model, data.val_eval, rule.eval_arch(model), layout)
         eval_s = time.perf_counter() - eval_start
         genotype = model.genotype()
         params = cifar_params(genotype)

@@ -1,0 +1,197 @@
+"""``python -m milenas_lib bench``: search-step speed of every method, measured
+against second-order DARTS in one run, on synthetic tensors of CIFAR-10's shape.
+
+Each method runs in a fresh subprocess so its peak memory (RSS on the CPU,
+the CUDA allocator's peak on a GPU) is its own; the process warms up, then
+times ``steps`` full search steps (α update + w update), synchronised on a
+GPU, and reports the median.  images/s counts the training images of a step
+(the batch size) per second.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+from .algorithms.base import Batch, SearchContext, synchronize
+from .algorithms.rules import make_rule
+from .config import METHODS, SearchConfig, search_config
+from .loops.search import peak_memory_mib
+from .records.provenance import provenance, resolve_device
+from .space.supernet import Supernet
+
+SIZES = ("smoke", "paper")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    order: Optional[str] = None  # MiLeNAS orderings are timed apart
+
+    @property
+    def label(self) -> str:
+        return self.method + (f" ({self.order})" if self.order else "")
+
+
+def _cases(methods: Sequence[str]) -> list[Case]:
+    cases = []
+    for method in methods:
+        if method in ("milenas", "milenas_gumbel"):
+            cases += [Case(method, "simultaneous"), Case(method, "alpha_then_w")]
+        else:
+            cases.append(Case(method))
+    return cases
+
+
+def synthetic_batch(batch_size: int, device: torch.device, channels_last: bool, seed: int = 0) -> Batch:
+    gen = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(batch_size, 3, 32, 32, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen),
+               torch.randn(batch_size, 3, 32, 32, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen)]
+    if channels_last:
+        tensors[0] = tensors[0].contiguous(memory_format=torch.channels_last)
+        tensors[2] = tensors[2].contiguous(memory_format=torch.channels_last)
+    return Batch(*(t.to(device) for t in tensors))
+
+
+def _memory_baseline(device: torch.device) -> float:
+    """Memory held before the timed steps (model, optimizer, data), so that the
+    reported peak is what the steps themselves add."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20
+    return peak_memory_mib(device)
+
+
+def time_search_steps(config: SearchConfig, steps: int, warmup: int = 1) -> dict:
+    """Median wall time of ``steps`` search steps of ``config`` (after ``warmup``)."""
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model = Supernet(config.C, config.layers).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ctx = SearchContext(
+        model,
+        torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum, weight_decay=config.w_weight_decay),
+        torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
+                         weight_decay=config.alpha_weight_decay),
+        config.grad_clip, lr=config.w_lr)
+    rule = make_rule(config)
+    rule.new_epoch(0, config.epochs)
+    batch = synthetic_batch(config.batch_size, device, config.channels_last)
+    baseline = _memory_baseline(device)
+    times = []
+    for step in range(warmup + steps):
+        synchronize(device)
+        start = time.perf_counter()
+        rule.step(ctx, batch)
+        synchronize(device)
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {"median_ms": 1e3 * median, "images_per_s": config.batch_size / median,
+            "peak_mem_mib": peak_memory_mib(device) - baseline, "passes": rule.passes}
+
+
+def _in_subprocess(target, *args):
+    """Run ``target(*args)`` in a fresh process (spawned: no inherited memory)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(target, args)
+
+
+def _bench_case(config: SearchConfig, steps: int) -> dict:
+    return time_search_steps(config, steps)
+
+
+def time_eval_step(dataset: str, device_name: str, steps: int, num_threads: Optional[int]) -> dict:
+    """Training-step throughput of an evaluation network (CIFAR-10: C=36, 20
+    cells, batch 96; ImageNet: C=48, 14 cells, batch 128 at 224 px)."""
+    from .networks import NetworkCIFAR, NetworkImageNet
+
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    device = resolve_device(device_name)
+    if dataset == "cifar10":
+        model, batch, size, classes = NetworkCIFAR(36, 10, 20, True, genotype="DARTS_V2"), 96, 32, 10
+    else:
+        model, batch, size, classes = NetworkImageNet(48, 1000, 14, True, genotype="DARTS_V2"), 128, 224, 1000
+    model = model.to(device).to(memory_format=torch.channels_last).train()
+    model.drop_path_prob = 0.2 if dataset == "cifar10" else 0.0
+    optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
+    x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, classes, (batch,), device=device)
+    baseline = _memory_baseline(device)
+    times = []
+    for step in range(1 + steps):
+        synchronize(device)
+        start = time.perf_counter()
+        logits, aux = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, y) + 0.4 * torch.nn.functional.cross_entropy(aux, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        synchronize(device)
+        if step:
+            times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {"network": dataset, "batch": batch, "median_ms": 1e3 * median, "images_per_s": batch / median,
+            "peak_mem_mib": peak_memory_mib(device) - baseline}
+
+
+def run_bench(device: str = "cpu", size: str = "paper", methods: Sequence[str] = METHODS, steps: int = 3,
+              eval_steps: int = 2, num_threads: Optional[int] = None, channels_last: bool = True) -> dict:
+    """Time every method of ``methods`` (and both MiLeNAS orderings) at ``size``."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; valid sizes are: {', '.join(SIZES)}")
+    resolved = resolve_device(device)
+    methods = list(dict.fromkeys(methods))
+    if "darts_2nd" not in methods:
+        methods.append("darts_2nd")  # the reference of every ratio
+    threads = num_threads or (1 if resolved.type == "cpu" else None)
+    results = []
+    for case in _cases(methods):
+        overrides = {"method": case.method, "device": device, "channels_last": channels_last,
+                     "num_threads": threads, "epochs": 2, "switch_epoch": 1}
+        if case.order:
+            overrides["order"] = case.order
+        config = search_config(size, **overrides)
+        timing = _in_subprocess(_bench_case, config, steps)
+        results.append({"method": case.method, "order": case.order, "label": case.label, **timing})
+    reference = next(r["median_ms"] for r in results if r["method"] == "darts_2nd")
+    for r in results:
+        r["ratio_to_darts_2nd"] = r["median_ms"] / reference
+    evals = [_in_subprocess(time_eval_step, "cifar10", device, eval_steps, threads)]
+    if resolved.type == "cuda":
+        evals.append(_in_subprocess(time_eval_step, "imagenet", device, eval_steps, threads))
+    example = search_config(size, method="milenas")
+    return {
+        "data": "synthetic tensors of CIFAR-10's shape (no real images)",
+        "size": size, "steps": steps, "batch_size": example.batch_size, "C": example.C, "layers": example.layers,
+        "num_threads": threads, "channels_last": channels_last,
+        **provenance(resolved), "results": results, "eval": evals,
+    }
+
+
+def format_table(report: dict) -> str:
+    lines = [f"search step, size={report['size']} (C={report['C']}, layers={report['layers']}, "
+             f"batch={report['batch_size']}), {report['device_name']}, torch {report['torch']}, "
+             f"data: {report['data']}",
+             f"{'method':32s} {'passes':>6s} {'ms/step':>10s} {'images/s':>9s} {'peak MiB':>9s} {'× darts_2nd':>11s}"]
+    for r in report["results"]:
+        lines.append(f"{r['label']:32s} {r['passes']:6d} {r['median_ms']:10.1f} {r['images_per_s']:9.1f} "
+                     f"{r['peak_mem_mib']:9.0f} {r['ratio_to_darts_2nd']:11.3f}")
+    by_label = {r["label"]: r for r in report["results"]}
+    if "milenas (simultaneous)" in by_label:
+        ratio = by_label["milenas (simultaneous)"]["median_ms"] / by_label["milenas (alpha_then_w)"]["median_ms"]
+        lines.append(f"MiLeNAS simultaneous / alpha_then_w: {ratio:.3f}")
+    for e in report["eval"]:
+        lines.append(f"evaluation train step {e['network']} (batch {e['batch']}): {e['median_ms']:.1f} ms, "
+                     f"{e['images_per_s']:.1f} images/s, peak {e['peak_mem_mib']:.0f} MiB")
+    return "\n".join(lines)
