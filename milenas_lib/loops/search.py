@@ -26,6 +26,7 @@ from ..config import SearchConfig
 from ..data import load_cifar10, make_search_data, synthetic_cifar
 from ..networks import cifar_params
 from ..records.io import load_checkpoint, read_json, save_checkpoint, write_json
+from ..records.guard import ensure_free_space, run_lock, state_bytes
 from ..records.provenance import provenance, resolve_device
 from ..space.genotype import Genotype
 from ..space.supernet import Supernet, arch_entropy
@@ -107,6 +108,19 @@ def _restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _all_finite(model: torch.nn.Module) -> bool:
+    """Whether every weight, α and batch-norm statistic is finite (a non-finite
+    gradient shows here after the step)."""
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+def _deterministic(device: torch.device) -> bool:
+    """CPU kernels are deterministic; on a GPU only when torch is told to be."""
+    if device.type == "cpu":
+        return True
+    return torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+
+
 def _config_identity(config: SearchConfig) -> dict:
     """The settings a checkpoint must agree with to be resumed (all but the
     ones that only affect where and how fast it runs)."""
@@ -120,9 +134,15 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
 
     ``stop_after_steps`` stops after that many steps of this call, with a
     checkpoint written, as an interruption would (for tests and time-boxed
-    jobs); the next call resumes.
+    jobs); the next call resumes.  A second run on the same directory while
+    this one lives is refused.
     """
     out_dir = Path(out_dir)
+    with run_lock(out_dir):
+        return _search(config, out_dir, stop_after_steps, progress)
+
+
+def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int], progress: bool) -> SearchResult:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
@@ -153,6 +173,7 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
         "supernet_weights": sum(p.numel() for p in model.weights()),
         "epochs": [], "buckets": {"convs": {}, "params": {}},
         "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
+        "deterministic": _deterministic(device),
     }
     start_epoch, start_batch = 0, 0
     running = {"loss": 0.0, "correct": 0, "n": 0, "alpha_s": 0.0, "w_s": 0.0}
@@ -176,13 +197,15 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
         record["resumed"] = previous.get("resumed", 0) + 1
 
     def checkpoint(epoch: int, batch: int) -> None:
-        save_checkpoint(checkpoint_path, {
+        state = {
             "format": RECORD_FORMAT, "identity": _config_identity(config),
             "model": model.state_dict(), "w_optimizer": w_optimizer.state_dict(),
             "alpha_optimizer": alpha_optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "rule": rule.state_dict(), "rng": _rng_state(),
             "epoch": epoch, "batch": batch, "running": dict(running),
-        })
+        }
+        ensure_free_space(out_dir, state_bytes(state))
+        save_checkpoint(checkpoint_path, state)
         write_json(record_path, record)
 
     if device.type == "cuda":
@@ -201,11 +224,11 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
                 start=start_batch):
             batch = Batch(x_tr.contiguous(memory_format=layout), y_tr, x_val.contiguous(memory_format=layout), y_val)
             stats = rule.step(ctx, batch)
-            if not math.isfinite(stats.train_loss):
-                # The weights are already stepped with it: keep the last good
+            if not math.isfinite(stats.train_loss) or not _all_finite(model):
+                # The state is already stepped with it: keep the last good
                 # checkpoint on disk and record only the failure.
-                message = (f"non-finite train loss at epoch {epoch}, step {batch_index}; the last good "
-                           f"checkpoint in {out_dir} is kept (lower the learning rates to continue)")
+                message = (f"non-finite train loss or weights at epoch {epoch}, step {batch_index}; the last "
+                           f"good checkpoint in {out_dir} is kept (lower the learning rates to continue)")
                 record["failure"] = message
                 write_json(record_path, record)
                 raise FloatingPointError(message)
