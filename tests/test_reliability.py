@@ -104,3 +104,27 @@ def test_same_seed_same_record_on_the_cpu(tmp_path):
     timing = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib"}
     for e1, e2 in zip(first["epochs"], second["epochs"]):
         assert {k: v for k, v in e1.items() if k not in timing} == {k: v for k, v in e2.items() if k not in timing}
+
+
+def test_missing_data_and_missing_gpu_leave_nothing_behind(tmp_path, monkeypatch):
+    from milenas_lib.data import DataNotFoundError
+
+    monkeypatch.setenv("MILENAS_CIFAR10_ARCHIVE", str(tmp_path / "nowhere.tar.gz"))
+    with pytest.raises(DataNotFoundError):
+        run_search(SearchConfig(method="milenas", **{**TINY, "dataset": "cifar10"}), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU is visible; use --device cpu"):
+            run_search(SearchConfig(method="milenas", device="cuda", **TINY), tmp_path / "gpu", progress=False)
+        assert not (tmp_path / "gpu").exists()
+
+
+def test_gpu_out_of_memory_suggests_a_batch_size(tmp_path, monkeypatch):
+    import milenas_lib.loops.search as search
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(search, "make_search_data", out_of_memory)
+    with pytest.raises(RuntimeError, match="out of GPU memory at batch size 8; try --batch-size 4"):
+        run_search(SearchConfig(method="milenas", **TINY), tmp_path / "run", progress=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import resource
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,8 +139,20 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
     this one lives is refused.
     """
     out_dir = Path(out_dir)
-    with run_lock(out_dir):
-        return _search(config, out_dir, stop_after_steps, progress)
+    resolve_device(config.device)  # a missing GPU is refused before anything is written
+    fresh = not out_dir.exists()
+    try:
+        with run_lock(out_dir):
+            return _search(config, out_dir, stop_after_steps, progress)
+    except torch.cuda.OutOfMemoryError:
+        raise RuntimeError(
+            f"out of GPU memory at batch size {config.batch_size}; try --batch-size "
+            f"{max(config.batch_size // 2, 1)} (the learning rates were tuned for {config.batch_size}, "
+            f"so compare such runs with care)") from None
+    finally:
+        # A run that failed before its first record leaves no directory behind.
+        if fresh and out_dir.exists() and not (out_dir / RECORD_NAME).exists():
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int], progress: bool) -> SearchResult:
