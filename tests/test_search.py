@@ -98,3 +98,14 @@ def test_cli_refuses_bad_search_input_before_work(tmp_path, capsys, bad, message
 def test_param_ranges_are_half_a_million_wide():
     assert param_range(3_349_342) == "3.0-3.5M"
     assert param_range(3_874_222) == "3.5-4.0M"
+
+
+def test_checkpoint_of_another_record_format_is_refused(tmp_path):
+    from milenas_lib.records.io import load_checkpoint, save_checkpoint
+
+    config = SearchConfig(method="milenas", **TINY)
+    run_search(config, tmp_path, stop_after_steps=1, progress=False)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    save_checkpoint(tmp_path / "checkpoint.pt", {**state, "format": 0})
+    with pytest.raises(CheckpointMismatchError, match="record format"):
+        run_search(config, tmp_path, progress=False)
