@@ -1,4 +1,4 @@
-"""``python -m milenas_lib COMMAND``: info, search, demo.
+"""``python -m milenas_lib COMMAND``: info, search, train, demo.
 
 Every command validates its input before any work starts; a bad value exits
 with status 2 and one line that names the problem and the fix.
@@ -11,7 +11,17 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .config import DEVICES, METHODS, ORDERS, SEARCH_PRESETS, ConfigError, search_config
+from .config import (
+    DEVICES,
+    METHODS,
+    ORDERS,
+    SEARCH_PRESETS,
+    TRAIN_DATASETS,
+    TRAIN_PRESETS,
+    ConfigError,
+    search_config,
+    train_config,
+)
 from .space.genotype import GenotypeError, resolve_genotype
 
 
@@ -43,6 +53,7 @@ def _search_overrides(args: argparse.Namespace) -> dict:
             overrides[name] = value
     if args.dataset:
         overrides["dataset"] = args.dataset
+    overrides.update(dict(args.set or []))
     return overrides
 
 
@@ -58,6 +69,74 @@ def cmd_search(args: argparse.Namespace) -> int:
         result = run_search(config, out, progress=not args.quiet)
         print(f"record: {out / 'record.json'}")
         print(f"genotype: {result.genotype}")
+    return 0
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as JSON (numbers, true/false, null, lists), else as text."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+def _genotype_label(source: str) -> str:
+    """A registered name, a JSON file's name (a search record's folder name), or "custom" for inline text."""
+    from .space.genotype import GENOTYPES
+
+    if source in GENOTYPES:
+        return source
+    path = Path(source)
+    if path.suffix != ".json":
+        return "custom"
+    return path.parent.name if path.name == "record.json" else path.stem
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a genotype's evaluation network; under torchrun, one process per device."""
+    from .data import DataNotFoundError
+    from .loops.train import run_training
+
+    resolve_genotype(args.genotype)  # an unknown name fails here, listing the valid ones
+    overrides: dict = {"genotype": args.genotype, "seed": args.seed, "device": args.device}
+    for name in ("epochs", "batch_size", "data_root", "num_threads", "workers", "bf16", "channels_last", "compile",
+                 "auxiliary"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    overrides.update(dict(args.set or []))
+    config = train_config(args.preset, dataset=args.dataset, **overrides)
+    default_out = f"runs/train/{_genotype_label(args.genotype)}_{config.dataset}_{args.preset}_seed{config.seed}"
+    out = Path(args.out or default_out)
+    try:
+        result = run_training(config, out, progress=not args.quiet)
+    except DataNotFoundError as error:
+        raise UsageError(str(error)) from None
+    if result.rank != 0:
+        return 0  # under torchrun only process 0 reports
+    record = result.record
+    source = record["data_source"]
+    print(f"data: {source['source']} ({source['train_images']} train / {source['test_images']} test images)"
+          + (f"; {source['detail']['note']}" if source.get("detail", {}).get("note") else ""))
+    if result.completed:
+        print(f"final-epoch test top-1 {record['final_test_top1']:.4f}, top-5 {record['final_test_top5']:.4f} "
+              f"after {len(record['epochs'])} epochs, {record['time_s']:.0f} s on {record['world_size']} "
+              f"process(es) ({record['device_name']})")
+    print(f"record: {out / 'record.json'}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_table, run_bench
+
+    report = run_bench(args.device, args.size, args.methods, args.steps, num_threads=args.num_threads,
+                       channels_last=args.channels_last)
+    if not args.json:
+        print(format_table(report))
+    print(json.dumps(report))
     return 0
 
 
@@ -84,6 +163,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Errors that carry a message meant for the user: bad input (status 2) and
+    runs that had to stop (status 1).  Anything else keeps its traceback."""
+    from .data import ArchiveError, DataNotFoundError
+    from .loops.search import CheckpointMismatchError, GPUOutOfMemoryError
+    from .records.guard import DiskSpaceError, RunLockedError
+    from .records.provenance import DeviceUnavailableError
+
+    bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
+                 RunLockedError, DeviceUnavailableError)
+    return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m milenas_lib", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,9 +199,48 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--dataset", choices=("cifar10", "synthetic"))
     search.add_argument("--data-root", help="folder with cifar-10-batches-py or the JPEG archive")
     search.add_argument("--num-threads", type=_positive_int)
+    search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
+                        help="any other SearchConfig setting, VALUE as JSON, e.g. --set C=8 --set per_class=null")
     search.add_argument("--out", help="run directory (default runs/search/<method>_<preset>_seed<S>)")
     search.add_argument("--quiet", action="store_true", help="no progress bars")
     search.set_defaults(run=cmd_search)
+
+    train = commands.add_parser(
+        "train", help="train a genotype from scratch (CIFAR-10, or ImageNet from an ImageFolder tree); "
+        "under torchrun --nproc-per-node N, on N devices")
+    train.add_argument("--genotype", required=True, help="a registered name (e.g. DARTS_V2), genotype JSON, or a "
+                       "search record.json")
+    train.add_argument("--dataset", default="cifar10", choices=TRAIN_DATASETS)
+    train.add_argument("--preset", default="smoke", choices=tuple(TRAIN_PRESETS))
+    train.add_argument("--data-root", help="cifar10: folder with cifar-10-batches-py or the JPEG archive; "
+                       "imagenet: ImageFolder tree with train/ and val/")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int, help="global batch, over all processes")
+    train.add_argument("--device", default="auto", choices=DEVICES)
+    train.add_argument("--num-threads", type=_positive_int)
+    train.add_argument("--workers", type=int, help="DataLoader processes per training process (imagenet)")
+    train.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, help="auxiliary head (weight 0.4)")
+    for flag, what in (("bf16", "bf16 autocast"), ("channels-last", "channels_last memory format"),
+                       ("compile", "torch.compile")):
+        train.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=f"{what} (CUDA only; default off)")
+    train.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
+                       help="any other TrainConfig setting, VALUE as JSON (3, 0.1, true, null), e.g. --set C=16 "
+                       "--set train_per_class=null (repeatable)")
+    train.add_argument("--out", help="run directory (default runs/train/<genotype>_<dataset>_<preset>_seed<S>); "
+                       "a directory with a checkpoint resumes")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(run=cmd_train)
+
+    bench = commands.add_parser("bench", help="search-step speed of every method against darts_2nd, one run")
+    bench.add_argument("--device", default="cpu", choices=DEVICES)
+    bench.add_argument("--size", default="paper", choices=("smoke", "paper"))
+    bench.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD")
+    bench.add_argument("--steps", type=_positive_int, default=3)
+    bench.add_argument("--num-threads", type=_positive_int, help="CPU threads (default 1 on the CPU)")
+    bench.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    bench.add_argument("--json", action="store_true", help="print only the JSON line")
+    bench.set_defaults(run=cmd_bench)
 
     demo = commands.add_parser("demo", help="end-to-end pipeline: data, search, genotype and its size")
     demo.add_argument("--method", default="milenas", choices=METHODS)
@@ -122,12 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    bad_input, run_failures = _error_families()
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ConfigError, GenotypeError, UsageError) as err:
+    except bad_input as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except run_failures as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -29,12 +29,17 @@ from ..networks import cifar_params
 from ..records.io import load_checkpoint, read_json, save_checkpoint, write_json
 from ..records.guard import ensure_free_space, run_lock, state_bytes
 from ..records.provenance import provenance, resolve_device
+from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
 from ..space.genotype import Genotype
 from ..space.supernet import Supernet, arch_entropy
 
 RECORD_FORMAT = 1
 RECORD_NAME, CHECKPOINT_NAME = "record.json", "checkpoint.pt"
 PARAM_BUCKET_WIDTH = 500_000
+
+
+class GPUOutOfMemoryError(RuntimeError):
+    """The run did not fit in GPU memory; the message suggests a batch size."""
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -96,30 +101,12 @@ def update_buckets(buckets: dict, epoch: int, val_acc: float, genotype: Genotype
             buckets[table][key] = entry
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
 
 
-def _restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _all_finite(model: torch.nn.Module) -> bool:
-    """Whether every weight, α and batch-norm statistic is finite (a non-finite
-    gradient shows here after the step)."""
-    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
 
 
-def _deterministic(device: torch.device) -> bool:
-    """CPU kernels are deterministic; on a GPU only when torch is told to be."""
-    if device.type == "cpu":
-        return True
-    return torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
 
 
 def _config_identity(config: SearchConfig) -> dict:
@@ -145,7 +132,7 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
         with run_lock(out_dir):
             return _search(config, out_dir, stop_after_steps, progress)
     except torch.cuda.OutOfMemoryError:
-        raise RuntimeError(
+        raise GPUOutOfMemoryError(
             f"out of GPU memory at batch size {config.batch_size}; try --batch-size "
             f"{max(config.batch_size // 2, 1)} (the learning rates were tuned for {config.batch_size}, "
             f"so compare such runs with care)") from None
@@ -186,7 +173,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
         "supernet_weights": sum(p.numel() for p in model.weights()),
         "epochs": [], "buckets": {"convs": {}, "params": {}},
         "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
-        "deterministic": _deterministic(device),
+        "deterministic": is_deterministic(device),
     }
     start_epoch, start_batch = 0, 0
     running = {"loss": 0.0, "correct": 0, "n": 0, "alpha_s": 0.0, "w_s": 0.0}
@@ -203,7 +190,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
         alpha_optimizer.load_state_dict(state["alpha_optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         rule.load_state_dict(state["rule"])
-        _restore_rng(state["rng"])
+        restore_rng(state["rng"])
         start_epoch, start_batch, running = state["epoch"], state["batch"], state["running"]
         previous = read_json(record_path)
         record.update({k: previous[k] for k in ("epochs", "buckets", "genotype", "time_s")})
@@ -214,7 +201,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
             "format": RECORD_FORMAT, "identity": _config_identity(config),
             "model": model.state_dict(), "w_optimizer": w_optimizer.state_dict(),
             "alpha_optimizer": alpha_optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "rule": rule.state_dict(), "rng": _rng_state(),
+            "rule": rule.state_dict(), "rng": rng_state(),
             "epoch": epoch, "batch": batch, "running": dict(running),
         }
         ensure_free_space(out_dir, state_bytes(state))
@@ -237,7 +224,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
                 start=start_batch):
             batch = Batch(x_tr.contiguous(memory_format=layout), y_tr, x_val.contiguous(memory_format=layout), y_val)
             stats = rule.step(ctx, batch)
-            if not math.isfinite(stats.train_loss) or not _all_finite(model):
+            if not math.isfinite(stats.train_loss) or not all_finite(model):
                 # The state is already stepped with it: keep the last good
                 # checkpoint on disk and record only the failure.
                 message = (f"non-finite train loss or weights at epoch {epoch}, step {batch_index}; the last "

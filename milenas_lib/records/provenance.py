@@ -52,11 +52,15 @@ def provenance(device: torch.device, data_source: Optional[dict] = None) -> dict
     }
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; asking for CUDA without a GPU is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; "
+        raise DeviceUnavailableError("--device cuda was asked for but no CUDA GPU is visible; "
                            "use --device cpu (or auto) on this machine")
     return torch.device(name)
