@@ -81,7 +81,7 @@ def time_search_steps(config: SearchConfig, steps: int, warmup: int = 1) -> dict
         torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum, weight_decay=config.w_weight_decay),
         torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
                          weight_decay=config.alpha_weight_decay),
-        config.grad_clip, lr=config.w_lr)
+        config.grad_clip, lr=config.w_lr, bf16=config.bf16)
     rule = make_rule(config)
     rule.new_epoch(0, config.epochs)
     batch = synthetic_batch(config.batch_size, device, config.channels_last)

@@ -108,6 +108,9 @@ class SearchConfig(FrozenConfig):
     # NHWC tensors: oneDNN's depthwise and 1x1 convs run 2-3x faster on the CPU
     # in this layout (docs/PERFORMANCE.md); same maths, float round-off aside.
     channels_last: bool = True
+    # bf16 autocast: off, because the eager supernet ran slower in bf16 than in
+    # fp32 on an H200 (many tiny ops; issue 6's measurements).
+    bf16: bool = False
     checkpoint_every_steps: Optional[int] = None  # also always at each epoch end
 
     def __post_init__(self) -> None:

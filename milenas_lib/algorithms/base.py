@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from ..space.supernet import ArchWeights, Supernet
 
@@ -27,6 +28,18 @@ class SearchContext:
     grad_clip: float
     lr: float = 0.0                      # the current w learning rate (ξ of Eq. 6)
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
+    bf16: bool = False                   # bf16 autocast of every forward pass (off: see docs/PERFORMANCE.md)
+
+    def forward(self, x: torch.Tensor, arch: Optional[ArchWeights] = None,
+                weights: Optional[Mapping[str, torch.Tensor]] = None) -> torch.Tensor:
+        """The supernet's logits (float32), at its own weights or at ``weights``
+        (``functional_call``); the one place where autocast is applied."""
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            if weights is None:
+                logits = self.model(x, arch)
+            else:
+                logits = functional_call(self.model, dict(weights), (x, arch))
+        return logits.float() if self.bf16 else logits
 
     def weights(self) -> list[nn.Parameter]:
         return list(self.model.weights())
@@ -84,7 +97,7 @@ def train_pass(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: Optio
     if alphas_too:
         ctx.alpha_optimizer.zero_grad(set_to_none=True)
         targets += ctx.alphas()
-    logits = ctx.model(x, arch)
+    logits = ctx.forward(x, arch)
     loss = ctx.loss_fn(logits, y)
     loss.backward(inputs=targets)
     return loss.detach(), logits.detach()
@@ -94,7 +107,7 @@ def alpha_gradient(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: O
                    ) -> list[torch.Tensor]:
     """∇α L(w, α) only: backpropagates through the network but computes no
     weight gradients, so it is cheaper than a full backward."""
-    loss = ctx.loss_fn(ctx.model(x, arch), y)
+    loss = ctx.loss_fn(ctx.forward(x, arch), y)
     return list(torch.autograd.grad(loss, ctx.alphas()))
 
 

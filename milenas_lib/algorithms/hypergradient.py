@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import torch
-from torch.func import functional_call
 
 from .base import SearchContext
 
@@ -25,8 +24,7 @@ def loss_at(ctx: SearchContext, weights: Mapping[str, torch.Tensor], x: torch.Te
     """L(w, α) with the supernet's weights replaced by ``weights``; batch-norm
     buffers are scratch copies so the model's running statistics stay put."""
     scratch_buffers = {name: b.clone() for name, b in ctx.model.named_buffers()}
-    logits = functional_call(ctx.model, {**weights, **scratch_buffers}, (x,))
-    return ctx.loss_fn(logits, y)
+    return ctx.loss_fn(ctx.forward(x, weights={**weights, **scratch_buffers}), y)
 
 
 def unrolled_weights(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, xi: float,
@@ -38,7 +36,7 @@ def unrolled_weights(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, xi: f
     hypergradient); otherwise it is detached.
     """
     names, params = zip(*ctx.model.named_weights())
-    loss = loss_at(ctx, dict(zip(names, params)), x, y) if create_graph else ctx.loss_fn(ctx.model(x), y)
+    loss = loss_at(ctx, dict(zip(names, params)), x, y) if create_graph else ctx.loss_fn(ctx.forward(x), y)
     grads = torch.autograd.grad(loss, params, create_graph=create_graph)
     group = ctx.w_optimizer.param_groups[0]
     momentum, weight_decay = group["momentum"], group["weight_decay"]

@@ -112,7 +112,7 @@ def update_buckets(buckets: dict, epoch: int, val_acc: float, genotype: Genotype
 def _config_identity(config: SearchConfig) -> dict:
     """The settings a checkpoint must agree with to be resumed (all but the
     ones that only affect where and how fast it runs)."""
-    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps", "channels_last"}
+    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps", "channels_last", "bf16"}
     return {k: v for k, v in config.to_dict().items() if k not in exclude}
 
 
@@ -159,7 +159,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
                                        weight_decay=config.alpha_weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_optimizer, config.epochs, eta_min=config.w_lr_min)
     rule = make_rule(config)
-    ctx = SearchContext(model, w_optimizer, alpha_optimizer, config.grad_clip)
+    ctx = SearchContext(model, w_optimizer, alpha_optimizer, config.grad_clip, bf16=config.bf16)
 
     steps_per_epoch = len(data.paired)
     if steps_per_epoch == 0:
