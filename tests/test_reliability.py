@@ -128,3 +128,30 @@ def test_gpu_out_of_memory_suggests_a_batch_size(tmp_path, monkeypatch):
     monkeypatch.setattr(search, "make_search_data", out_of_memory)
     with pytest.raises(RuntimeError, match="out of GPU memory at batch size 8; try --batch-size 4"):
         run_search(SearchConfig(method="milenas", **TINY), tmp_path / "run", progress=False)
+
+
+def test_training_killed_at_a_random_moment_resumes_bit_identical(tmp_path):
+    from milenas_lib.config import TrainConfig
+    from milenas_lib.loops.train import run_training
+
+    config = TrainConfig(dataset="synthetic", epochs=3, batch_size=16, C=4, layers=3, train_per_class=8,
+                         eval_batch_size=64, num_threads=1)
+    straight = run_training(config, tmp_path / "straight", progress=False)
+    code = ("import sys; from milenas_lib.config import TrainConfig; from milenas_lib.loops.train import "
+            "run_training; run_training(TrainConfig(**eval(sys.argv[1])), sys.argv[2], progress=False)")
+    process = subprocess.Popen([sys.executable, "-c", code, repr(config.to_dict()), str(tmp_path / "killed")],
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    checkpoint = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(random.Random(os.getpid()).uniform(0.0, 0.5))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    load_checkpoint(checkpoint)
+    resumed = run_training(config, tmp_path / "killed", progress=False)
+    assert resumed.completed
+    assert resumed.record["final_test_top1"] == straight.record["final_test_top1"]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["model"]
+    b = load_checkpoint(checkpoint)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
