@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 reproduce: $(STAMP)
-	$(BIN)/python -m milenas_lib demo --preset $(PRESET)
+	$(BIN)/python -m milenas_lib.reproduce --preset $(PRESET)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

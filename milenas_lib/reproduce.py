@@ -1,0 +1,286 @@
+"""``python -m milenas_lib.reproduce --preset smoke|paper``: every figure and table.
+
+Runs each notebook of ``notebooks/`` in order through papermill with the
+preset injected (and ``interactive=False``), writes the executed copies to
+``results/executed/``, checks that each notebook wrote the figures and tables
+it is listed with (:data:`EXPECTED`), and finishes with ``results/README.md``:
+an index of every figure and table with the notebook, preset and data source
+that produced it.  The first failing notebook stops the run; the message
+names the notebook, the cell and the error, and the executed copy holds the
+traceback.
+
+``--only 02 03`` runs a subset; ``--param key=value`` (repeatable; the value
+is read as JSON when it parses, e.g. ``seeds=[0,1]``) sets a parameter of
+every notebook that declares it; ``--output-root DIR`` writes results and
+figures under ``DIR`` instead of this checkout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from .experiments import resolve_root
+from .records.io import read_json, write_json
+from .records.provenance import REPO_ROOT, git_commit
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+#: What each notebook must write: figures (``figures/<name>.png`` and ``.pdf``)
+#: and tables (``results/<notebook>/<name>.csv``, or ``results/tables/`` for
+#: the paper's tables).  The runner and the tests fail when one is missing.
+EXPECTED: dict[str, dict[str, list[str]]] = {
+    "01_search_walkthrough": {
+        "figures": ["walkthrough_alpha_heatmaps", "walkthrough_op_weights", "fig4_cells_searched",
+                    "fig4_cells_paper_2_34", "fig4_cells_paper_2_50"],
+        "tables": ["walkthrough_epochs", "fig4_genotypes"]},
+    "02_train_val_gap": {
+        "figures": ["fig2_train_val_gap"],
+        "tables": ["fig2_train_val_gap", "fig2_final_epoch", "fig2_epochs", "fig2_claims"]},
+    "03_search_val_accuracy": {
+        "figures": ["fig3a_search_val_accuracy", "fig3b_search_time"],
+        "tables": ["fig3a_search_val_accuracy", "fig3a_final_epoch", "fig3b_search_time", "fig3_claims"]},
+    "04_gdas_vs_milenas": {
+        "figures": ["fig5_gdas_vs_milenas_gumbel"],
+        "tables": ["fig5_search_val_accuracy", "fig5_final_epoch", "fig5_claims"]},
+    "05_model_size": {
+        "figures": ["fig6_model_size"],
+        "tables": ["fig6_best_per_param_range", "fig6_best_per_conv_bucket"]},
+    "06_cifar10_evaluation": {
+        "figures": ["table1_cifar10"],
+        "tables": ["tables/table1_cifar10", "table1_training_curves"]},
+    "07_imagenet_transfer": {
+        "figures": ["table2_imagenet"],
+        "tables": ["tables/table2_imagenet"]},
+    "08_gradient_error": {
+        "figures": ["gradient_error"],
+        "tables": ["gradient_error_trajectory", "gradient_error_epsilon_sweep"]},
+    "09_teaching_walkthrough": {
+        "figures": ["teaching_darts_v2_cells", "teaching_relaxation", "teaching_learning_curves",
+                    "teaching_milenas_cells"],
+        "tables": ["teaching_final_epoch"]},
+}
+
+
+#: Run before the others: notebook 8 stops and resumes its 2nd-order DARTS
+#: search to measure gradients along it, and when it runs first that search
+#: becomes the run store's own (bit-identical to an uninterrupted one), which
+#: notebooks 2 and 3 then read back instead of searching again.
+RUN_FIRST: tuple[str, ...] = ("08_gradient_error",)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised, or did not write what it is listed with."""
+
+    def __init__(self, notebook: str, message: str, executed: Optional[Path] = None):
+        self.notebook, self.executed = notebook, executed
+        where = f"\nthe executed copy with the full traceback: {executed}" if executed else ""
+        super().__init__(f"notebook {notebook} failed: {message}{where}")
+
+
+def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[str]] = None) -> list[Path]:
+    """The notebooks to run (``NN_name.ipynb``; :data:`RUN_FIRST`, then by
+    number), optionally those whose name starts with one of ``only`` (e.g. ``["02", "03"]``)."""
+    paths = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem not in RUN_FIRST, p.stem))
+    if only:
+        chosen = [p for p in paths if any(p.stem.startswith(prefix) for prefix in only)]
+        unknown = [prefix for prefix in only if not any(p.stem.startswith(prefix) for p in paths)]
+        if unknown:
+            raise ValueError(f"no notebook matches {unknown}; notebooks are: {', '.join(p.stem for p in paths)}")
+        return chosen
+    return paths
+
+
+def declared_parameters(path: Path) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def missing_outputs(notebook: str, root: Path) -> list[str]:
+    """The listed figures (PNG and PDF) and tables a notebook should have written but did not."""
+    expected = EXPECTED.get(notebook, {})
+    missing = []
+    for name in expected.get("figures", []):
+        missing += [f"figures/{name}.{ext}" for ext in ("png", "pdf") if not (root / "figures" / f"{name}.{ext}").exists()]
+    for name in expected.get("tables", []):
+        path = root / "results" / (f"{name}.csv" if "/" in name else f"{notebook}/{name}.csv")
+        if not path.exists():
+            missing.append(str(path.relative_to(root)))
+    return missing
+
+
+def _failure_message(error: Exception, executed: Path) -> str:
+    """Where a notebook failed, numbered as in the stored notebook (papermill's
+    injected-parameters cell left out), and the error."""
+    index = getattr(error, "cell_index", None)
+    position = "a cell"
+    if index is not None and executed.exists():
+        import nbformat
+
+        # papermill's error banners come after the fact; its index counts the injected cell.
+        cells = [c for c in nbformat.read(executed, as_version=4).cells
+                 if "papermill-error-cell-tag" not in c.metadata.get("tags", ())]
+        injected = ["injected-parameters" in c.metadata.get("tags", ()) for c in cells]
+        position = f"cell {index - sum(injected[:index]) + 1} of {len(injected) - sum(injected)}"
+    source = (getattr(error, "source", "") or "").strip().splitlines()
+    first = f"\n  the cell starts: {source[0][:120]}" if source else ""
+    ename, evalue = getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
+    return (f"{position} (counting markdown cells, from 1; execution count {getattr(error, 'exec_count', None)}): "
+            f"{ename}: {evalue}{first}")
+
+
+def execute_notebook(path: Path, preset: str, parameters: Optional[dict] = None, output_root: Optional[Path] = None,
+                     executed_dir: Optional[Path] = None, kernel_name: Optional[str] = None) -> Path:
+    """Run one notebook with papermill; returns the executed copy's path.
+
+    Only the parameters the notebook declares are injected.  Raises
+    :class:`NotebookFailed` naming the notebook and the cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    root = resolve_root(output_root)
+    executed_dir = Path(executed_dir) if executed_dir else root / "results" / "executed"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    declared = declared_parameters(path)
+    wanted = {"preset": preset, "interactive": False, **(parameters or {})}
+    if output_root is not None:
+        wanted["output_root"] = str(root)
+    injected = {k: v for k, v in wanted.items() if k in declared}
+    executed = executed_dir / path.name
+    try:
+        papermill.execute_notebook(str(path), str(executed), parameters=injected, kernel_name=kernel_name,
+                                   cwd=str(path.parent), progress_bar=False, log_output=False)
+    except PapermillExecutionError as error:
+        raise NotebookFailed(path.stem, _failure_message(error, executed), executed) from None
+    missing = missing_outputs(path.stem, root)
+    if missing:
+        raise NotebookFailed(path.stem, "ran, but did not write " + ", ".join(missing), executed)
+    return executed
+
+
+@dataclass
+class RunReport:
+    preset: str
+    timings: dict[str, float]
+    total_s: float
+    index: Path
+
+
+def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Optional[dict] = None,
+        output_root: Optional[Path] = None, notebooks_dir: Path = NOTEBOOKS_DIR, kernel_name: Optional[str] = None,
+        log: Callable[[str], None] = print) -> RunReport:
+    """Execute the notebooks in order, then write the index; stops at the first failure."""
+    root = resolve_root(output_root)
+    paths = notebook_paths(notebooks_dir, only)
+    known = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
+    unknown = sorted(set(parameters or {}) - known)
+    if unknown:
+        raise ValueError(f"no notebook declares the parameter(s) {unknown}; declared are: {', '.join(sorted(known))}")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    log(f"reproduce: {len(paths)} notebook(s), preset {preset}, results under {root}")
+    for path in paths:
+        t0 = time.perf_counter()
+        log(f"  {path.stem} ...")
+        execute_notebook(path, preset, parameters, output_root, kernel_name=kernel_name)
+        timings[path.stem] = time.perf_counter() - t0
+        log(f"  {path.stem}: {timings[path.stem]:.0f} s")
+    total = time.perf_counter() - start
+    timing_path = root / "results" / "executed" / f"timings_{preset}.json"
+    previous = read_json(timing_path)["notebooks"] if timing_path.exists() and only else {}
+    write_json(timing_path, {"preset": preset, "notebooks": {**previous, **timings}, "total_s": total,
+                             "complete_run": not only, "git_commit": git_commit(),
+                             "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+    index = write_index(root)
+    log(f"reproduce: done in {total / 60:.1f} min; index: {index}")
+    return RunReport(preset, timings, total, index)
+
+
+def _link(path: str, text: str) -> str:
+    return f"[{text}](../{path})"
+
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def write_index(output_root: Optional[Path] = None) -> Path:
+    """``results/README.md``: every figure and table the notebooks listed in their
+    manifests, with notebook, preset, data source and n; plus the run times."""
+    root = resolve_root(output_root)
+    manifests = [read_json(p) for p in sorted((root / "results").glob("*/manifest.json"))]
+    artifacts = [a for m in manifests for a in m["artifacts"]]
+    lines = ["# Results index", "",
+             "Generated by `python -m milenas_lib.reproduce` (`make reproduce`); do not edit by hand. Every figure",
+             "and table below was written by the notebook named beside it, with the preset and data it names.",
+             "`smoke` results come from a tiny supernet on a few hundred CIFAR-10 images: they show that the",
+             "pipeline runs end to end and are no evidence for or against the paper; `paper` results use the",
+             "paper's protocol. Values quoted from the paper are marked as such in the figures.", ""]
+    timings = sorted((root / "results" / "executed").glob("timings_*.json"))
+    for timing_path in timings:
+        timing = read_json(timing_path)
+        lines += [f"## Run times, preset `{timing['preset']}`", "",
+                  f"Finished {timing['finished']}, code {timing.get('git_commit')}; total "
+                  f"{timing['total_s'] / 60:.1f} min" + ("" if timing.get("complete_run") else
+                                                         " (last partial run; per-notebook times merged)") + ".", "",
+                  "| notebook | time | executed copy |", "| --- | ---: | --- |"]
+        for name, seconds in timing["notebooks"].items():
+            lines.append(f"| {name} | {seconds:.0f} s | [executed/{name}.ipynb](executed/{name}.ipynb) |")
+        lines.append("")
+    for kind, title in (("figure", "Figures"), ("table", "Tables")):
+        lines += [f"## {title}", "", f"| {kind} | notebook | preset | data source | n | caption |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for a in sorted((a for a in artifacts if a["kind"] == kind), key=lambda a: (a["notebook"], a["name"])):
+            if kind == "figure":
+                name = _link(a["paths"][0], a["name"]) + " (" + _link(a["paths"][1], "PDF") + ")"
+            else:
+                name = _link(a["paths"][0], a["name"]) + " (" + _link(a["paths"][1], "provenance") + ")"
+            lines.append(f"| {name} | {a['notebook']} | {a['preset']} | {_cell(a['data_source'])} | {_cell(a['n'])} "
+                         f"| {_cell(a['caption'])} |")
+        lines.append("")
+    path = root / "results" / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param needs key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m milenas_lib.reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="smoke", choices=("smoke", "paper"))
+    parser.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts so, e.g. 02 03")
+    parser.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
+                        help="a notebook parameter for every notebook that declares it (value read as JSON if it parses)")
+    parser.add_argument("--output-root", type=Path, help="write results/ and figures/ under this folder")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, help="folder of the notebooks")
+    parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebooks' own, python3)")
+    args = parser.parse_args(argv)
+    try:
+        run(args.preset, only=args.only, parameters=dict(args.param), output_root=args.output_root,
+            notebooks_dir=args.notebooks, kernel_name=args.kernel)
+    except NotebookFailed as failure:
+        print(f"reproduce: {failure}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"reproduce: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A MiLeNAS search, step by step
+#
+# One search with MiLeNAS (Eq. 5): every step moves the weights w along
+# `∇w L_tr(w, α)` and the architecture parameters α along
+# `∇α L_tr(w, α) + λ ∇α L_val(w, α)`. This notebook follows α through the search
+# (heatmaps of softmax(α) for every edge and operation), shows how the weight moves
+# between operations, and draws the cells derived from α, DARTS style (Fig. 4):
+# per intermediate node keep the two strongest incoming edges, on each the strongest
+# operation other than `none`.
+#
+# In JupyterLab the last cell adds a slider over the epochs; under papermill
+# (`interactive=False`) the figures are static.
+
+# %% tags=["parameters"]
+preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
+seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
+device = "auto"           # "auto", "cpu" or "cuda"
+data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
+search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
+reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
+output_root = None        # None: this checkout (results/ and figures/ in the repository)
+lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back when it exists)
+interactive = True        # False under papermill: no widget, static figures only
+
+# %%
+from milenas_lib import experiments as ex
+from milenas_lib import plots
+
+out = ex.notebook_outputs("01_search_walkthrough", preset, output_root, seeds=seeds, lam=lam,
+                          search_overrides=search_overrides)
+record = ex.search_runs([ex.milenas_setting(lam)], ex.resolve_seeds(seeds, preset)[:1], preset,
+                        output_root=output_root, overrides=search_overrides, device=device, data_root=data_root,
+                        reuse_only=reuse_only)[0]
+detail = ex.figure_detail([record], preset)
+detail
+
+# %% [markdown]
+# ## What the search recorded, epoch by epoch
+# Accuracies in %, the gap in percentage points, the derived cells' conv counts and the
+# parameters of the CIFAR-10 network they would give (20 cells, C = 36).
+
+# %%
+epochs = ex.records_frame([record])
+out.save_table(epochs.drop(columns=["genotype"]), "walkthrough_epochs", "Per-epoch record of the walkthrough search",
+               [record])
+epochs[["epoch", "train_acc", "val_acc", "gap", "train_loss", "val_loss", "convs_normal", "convs_reduce",
+        "params_M", "skip_connects", "entropy_normal", "alpha_step_s", "w_step_s"]].round(3)
+
+# %% [markdown]
+# ## α over the search
+# Each row is an edge (input → intermediate node), each column an operation; the colour
+# is the softmax weight that Eq. 8 gives the operation on that edge. At the start every
+# weight is about 1/8; a short search moves them only a little, so the colour scale
+# spans just the values reached.
+
+# %%
+fig = plots.fig_alpha_heatmaps(record, detail)
+out.save_figure(fig, "walkthrough_alpha_heatmaps", "softmax(alpha) per edge and operation at several epochs of "
+                "one MiLeNAS search (normal and reduction cell)", [record])
+
+# %%
+fig = plots.fig_op_weights(record, detail)
+out.save_figure(fig, "walkthrough_op_weights", "Mean softmax(alpha) of each operation over the search "
+                "(skip connections drawn thick)", [record])
+
+# %% [markdown]
+# ## The derived cells (Fig. 4 style)
+
+# %%
+fig = plots.fig_genotype(ex.final_genotype(record), "Fig. 4 style · cells derived by this MiLeNAS search", detail)
+out.save_figure(fig, "fig4_cells_searched", "Cells derived at the end of the walkthrough search (Fig. 4 style)",
+                [record])
+
+# %% [markdown]
+# For comparison, the paper's Fig. 4 shows two searched architectures (2.34% error /
+# 3.87M parameters and 2.50% / 2.86M). Their genotypes, registered in
+# `milenas_lib.space.GENOTYPES` from the authors' public code (quoted, not searched here):
+
+# %%
+fig = plots.fig_genotype(ex.GENOTYPES["MILENAS_2_34"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.34% error, 3.87M",
+                         "registered genotype from the authors' public code; not searched here")
+out.save_figure(fig, "fig4_cells_paper_2_34", "Fig. 4, left: the paper's 2.34% / 3.87M cells (quoted genotype)",
+                data_source="quoted: genotype from the authors' public code")
+
+# %%
+fig = plots.fig_genotype(ex.GENOTYPES["MILENAS_2_50"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.50% error, 2.86M",
+                         "registered genotype from the authors' public code; not searched here")
+out.save_figure(fig, "fig4_cells_paper_2_50", "Fig. 4, right: the paper's 2.50% / 2.86M cells (quoted genotype)",
+                data_source="quoted: genotype from the authors' public code")
+
+# %%
+sizes = ex.genotype_table({"searched here": ex.final_genotype(record), "paper 2.34% (quoted)": "MILENAS_2_34",
+                           "paper 2.50% (quoted)": "MILENAS_2_50"})
+out.save_table(sizes, "fig4_genotypes", "Searched and quoted cells with their network sizes", [record])
+sizes
+
+# %% [markdown]
+# ## Explore the epochs (JupyterLab)
+# Move the slider to see α and the derived cells after each epoch.
+
+# %%
+plots.alpha_explorer(record) if interactive else None

@@ -1,0 +1,172 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Differentiable NAS and MiLeNAS in one class
+#
+# A walkthrough for a class: the search space, the continuous relaxation (Eq. 8),
+# the three ways to train the architecture (single-level, bilevel, mixed-level), and a
+# tiny search that runs in a few minutes on a laptop CPU. All code lives in the
+# `milenas_lib` package; this notebook only calls it.
+#
+# ## 1. The search space
+#
+# A network is a stack of **cells**. Cell k takes the outputs of the two previous cells,
+# `c_{k-2}` and `c_{k-1}`, and has four intermediate nodes; node i sums one operation
+# applied to each earlier node, and the cell outputs the concatenation of the four
+# nodes. Every cell of a kind shares one architecture: **normal** cells keep the
+# resolution, **reduction** cells (at 1/3 and 2/3 of the depth) halve it.
+# The candidate operations are:
+
+# %% tags=["parameters"]
+preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
+seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
+device = "auto"           # "auto", "cpu" or "cuda"
+data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
+search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
+reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
+output_root = None        # None: this checkout (results/ and figures/ in the repository)
+methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulations searched in section 4
+
+# %%
+from milenas_lib import experiments as ex
+from milenas_lib import plots
+
+out = ex.notebook_outputs("09_teaching_walkthrough", preset, output_root, seeds=seeds,
+                          search_overrides=search_overrides)
+methods = ex.resolve_settings(methods)
+ex.operations_table()
+
+# %% [markdown]
+# Between node j and node i (j < i) there is one **edge**; a cell has 2 + 3 + 4 + 5 = 14
+# edges. A *discrete* architecture keeps two incoming edges per node and one operation
+# per edge. Here is the cell DARTS found (2nd-order DARTS, 2.76% error on CIFAR-10):
+
+# %%
+fig = plots.fig_genotype(ex.GENOTYPES["DARTS_V2"], "The DARTS_V2 cells (DARTS paper)", "an example of the search space")
+out.save_figure(fig, "teaching_darts_v2_cells", "The DARTS_V2 normal and reduction cell, an example of the space",
+                data_source="genotype quoted from the DARTS paper")
+
+# %% [markdown]
+# How big is the search? Choosing 2 of the incoming edges of each node and one of 7
+# operations per kept edge gives about 10⁹ cells of each kind. Instead of trying them,
+# differentiable NAS trains one **supernet** that contains all of them:
+
+# %%
+ex.supernet_summary()
+
+# %% [markdown]
+# ## 2. The continuous relaxation (Eq. 8)
+#
+# Each edge holds a vector α of 8 numbers, one per operation, and outputs the
+# softmax-weighted sum of all operations:
+#
+# $$\bar o^{(i,j)}(x) = \sum_k \frac{\exp \alpha^{(i,j)}_k}{\sum_{k'} \exp \alpha^{(i,j)}_{k'}}\, o_k(x) .$$
+#
+# Now the architecture is continuous and the loss is differentiable in α. Below, one
+# edge of the supernet with a hand-picked α: the weights p_k, and a check that the
+# supernet's edge computes exactly this sum.
+
+# %%
+relaxation = ex.relaxation_demo()
+fig = plots.fig_relaxation(relaxation["table"])
+out.save_figure(fig, "teaching_relaxation", "Eq. 8 on one edge: alpha and the softmax mixing weights",
+                data_source="random input to one supernet edge")
+relaxation["table"].round(3)
+
+# %%
+f"largest difference between the edge's output and Σ p_k o_k(x): {relaxation['max_difference']:.1e}"
+
+# %% [markdown]
+# After the search, the discrete cell keeps, for each node, the two edges whose best
+# non-`none` operation has the largest weight, and that operation on each.
+#
+# ## 3. Three formulations
+#
+# w are the supernet's weights, α the architecture; `L_tr` is the loss on one half of
+# the training images, `L_val` on the other half ("search-val").
+#
+# * **Single-level** (Eq. 3): $\min_{w,\alpha} L_{tr}(w, \alpha)$. Cheap, but α is fitted
+#   to the same data as w and overfits: it favours whatever lowers the training loss.
+# * **Bilevel** (Eq. 1-2, DARTS): $\min_\alpha L_{val}(w^*(\alpha), \alpha)$ with
+#   $w^*(\alpha) = \arg\min_w L_{tr}(w, \alpha)$. The true gradient needs $w^*$; DARTS
+#   approximates it by one SGD step and a finite difference (Eq. 6-7): 5 passes per step.
+#   Notebook 8 measures how far off that approximation is.
+# * **Mixed-level** (MiLeNAS, Eq. 4-5): $\min_{\alpha, w} L_{tr}(w, \alpha) + \lambda L_{val}(w^*(\alpha), \alpha)$,
+#   solved with plain first-order steps:
+#   $w \leftarrow w - \eta_w \nabla_w L_{tr}$,
+#   $\alpha \leftarrow \alpha - \eta_\alpha (\nabla_\alpha L_{tr} + \lambda \nabla_\alpha L_{val})$.
+#   λ = 0 is single-level; λ → ∞ approaches bilevel. 2 passes per step.
+#
+# Every method in the kit is a small *update rule* driven by one search loop:
+
+# %%
+ex.rules_table()
+
+# %% [markdown]
+# MiLeNAS' rule, as code; compare it with Eq. 5:
+
+# %%
+print(ex.rule_source("milenas"))
+
+# %% [markdown]
+# ## 4. A tiny search
+#
+# The three formulations on a small supernet and a few hundred CIFAR-10 images (the
+# `smoke` preset: a few minutes on a laptop CPU, finished runs are read back). At this
+# size the accuracies are barely above chance (10%): the point is to watch the
+# mechanics, not to reproduce the paper.
+
+# %%
+records = ex.search_runs(methods, seeds, preset, output_root=output_root, overrides=search_overrides,
+                         device=device, data_root=data_root, reuse_only=reuse_only)
+epochs = ex.records_frame(records)
+detail = ex.figure_detail(records, preset)
+fig = plots.fig_learning_curves(epochs, methods, detail)
+out.save_figure(fig, "teaching_learning_curves", "Train and search-val accuracy of a tiny search with three "
+                "formulations", records)
+
+# %%
+final = ex.final_table(epochs, ["train_acc", "val_acc", "gap"])
+out.save_table(final, "teaching_final_epoch", "Last-epoch accuracies of the tiny search", records)
+final
+
+# %% [markdown]
+# Time per search and passes per step (the cost side of the comparison):
+
+# %%
+ex.search_time_frame(records)[["label", "time_s", "alpha_step_s", "w_step_s", "passes_per_step"]].round(1)
+
+# %% [markdown]
+# The cells MiLeNAS derived:
+
+# %%
+fig = plots.fig_genotype(ex.final_genotype(ex.records_of(records, "milenas_lam1")[0]),
+                         "Cells derived by the tiny MiLeNAS search", detail)
+out.save_figure(fig, "teaching_milenas_cells", "Cells derived by the tiny MiLeNAS search", records)
+
+# %% [markdown]
+# ## 5. Exercises
+#
+# 1. Rerun section 4 with `search_overrides={"epochs": 6}`. Which formulation has the
+#    largest train - val gap? Is that what the paper's Fig. 2 predicts?
+# 2. Add `"milenas_lam999"` and `"milenas_lam0.1"` to `methods`. Where do their gaps
+#    fall between single-level and bilevel?
+# 3. Count the skip connections in the derived cells (`records_frame(...)["skip_connects"]`)
+#    as the search gets longer. Why might a single-level search favour them?
+# 4. Open notebook 8: at DARTS' ε, how large is the error of the finite-difference term,
+#    and how much does that term weigh in the whole hypergradient?

@@ -1,0 +1,180 @@
+"""The notebooks: stored thin and in sync with their py:percent twins, and every
+one executed through the runner (papermill) with the smoke preset shrunk to
+seconds, writing every figure and table it is listed with.
+
+The executions share one output folder and one run store, as `make
+reproduce` does, so notebooks 3 and 5 read back notebook 2's runs.  They use
+the synthetic stand-in data and a 3-cell supernet: this checks that the
+notebooks and the library agree, not what the numbers say.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from milenas_lib import experiments as ex
+from milenas_lib import reproduce
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = reproduce.notebook_paths(REPO / "notebooks")
+
+TINY_SEARCH = {"dataset": "synthetic", "per_class": 2, "batch_size": 8, "C": 4, "layers": 3, "epochs": 2}
+TINY_TRAIN = {"dataset": "synthetic", "epochs": 1, "batch_size": 8, "C": 4, "layers": 3, "train_per_class": 2,
+              "test_per_class": 2, "eval_batch_size": 20}
+# Two seeds, so the mean ± std code paths run too.
+TINY_PARAMETERS = {"seeds": [0, 1], "search_overrides": TINY_SEARCH, "train_overrides": TINY_TRAIN,
+                   "points": 2, "sweep_epsilons": [1e-2, 1e-8]}
+
+
+def _load_pair_checker():
+    spec = importlib.util.spec_from_file_location("check_notebook_pairs", REPO / "scripts" / "check_notebook_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _code_cells(path: Path) -> list:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+# ---------------------------------------------------------------------------
+# Stored form (fast).
+
+def test_notebooks_and_py_percent_twins_are_in_sync():
+    problems = _load_pair_checker().check(REPO / "notebooks")
+    assert not problems, "\n".join(problems)
+
+
+def test_pair_checker_notices_a_drift(tmp_path):
+    source = NOTEBOOKS[0]
+    for suffix in (".ipynb", ".py"):
+        (tmp_path / (source.stem + suffix)).write_text(source.with_suffix(suffix).read_text())
+    twin = tmp_path / (source.stem + ".py")
+    twin.write_text(twin.read_text() + "\n# %%\nprint('only in the twin')\n")
+    problems = _load_pair_checker().check(tmp_path)
+    assert any("differ" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin(path):
+    """A parameters cell first, then library calls: no definitions, loops or path edits."""
+    cells = _code_cells(path)
+    assert "parameters" in cells[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    declared = set(reproduce.declared_parameters(path))
+    assert {"preset", "seeds", "device", "data_root"} <= declared, declared
+    assigned = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
+    assert assigned == declared, f"papermill cannot read {assigned - declared} (a second '=' in the comment?)"
+    forbidden = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.While,
+                 ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)
+    for index, cell in enumerate(cells):
+        assert "sys.path" not in cell.source, f"cell {index} edits sys.path"
+        for node in ast.walk(ast.parse(cell.source)):
+            assert not isinstance(node, forbidden), f"cell {index}: {type(node).__name__} belongs in the library"
+
+
+def test_every_notebook_lists_its_outputs():
+    names = {p.stem for p in NOTEBOOKS}
+    assert names == set(reproduce.EXPECTED), (names ^ set(reproduce.EXPECTED))
+
+
+def test_seeds_and_overrides_arrive_from_papermill_as_text():
+    # `papermill ... -p seeds '[0,1,2,3]'` injects the string "[0,1,2,3]".
+    assert ex.resolve_seeds("[0,1,2,3]", "paper") == [0, 1, 2, 3]
+    assert ex.resolve_seeds("0, 1", "smoke") == [0, 1]
+    assert ex.resolve_seeds(None, "paper") == [0, 1, 2, 3]
+    assert ex.resolve_seeds(3, "smoke") == [3]
+    assert ex.resolve_overrides('{"epochs": 3}') == {"epochs": 3}
+    with pytest.raises(ValueError, match="list of integers"):
+        ex.resolve_seeds(["a"], "smoke")
+
+
+# ---------------------------------------------------------------------------
+# Execution: the runner over every notebook (one kernel per notebook).
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reproduce")
+    report = reproduce.run("smoke", parameters=TINY_PARAMETERS, output_root=root, notebooks_dir=REPO / "notebooks",
+                           log=lambda line: None)
+    return root, report
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_writes_its_figures_and_tables(reproduced, path):
+    root, report = reproduced
+    assert path.stem in report.timings
+    assert not reproduce.missing_outputs(path.stem, root)
+    executed = nbformat.read(root / "results" / "executed" / path.name, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    manifest = json.loads((root / "results" / path.stem / "manifest.json").read_text())
+    assert manifest["preset"] == "smoke"
+    for artifact in manifest["artifacts"]:
+        assert artifact["data_source"] and artifact["caption"], artifact
+        for relative in artifact["paths"]:
+            assert (root / relative).exists(), relative
+    for name in reproduce.EXPECTED[path.stem]["tables"]:
+        folder = root / "results" / ("" if "/" in name else path.stem)
+        meta = json.loads((folder / f"{name}.meta.json").read_text())
+        assert meta["provenance"]["git_commit"] is not None or meta["provenance"].get("torch"), meta
+
+
+def test_index_lists_every_figure_and_table(reproduced):
+    root, report = reproduced
+    index = report.index.read_text()
+    for name, expected in reproduce.EXPECTED.items():
+        for figure in expected["figures"]:
+            assert f"[{figure}](../figures/{figure}.png)" in index, figure
+        for table in expected["tables"]:
+            assert f"[{table.split('/')[-1]}]" in index, table
+    assert "smoke" in index and "synthetic" in index
+
+
+def test_figures_say_which_data_they_show(reproduced):
+    root, _ = reproduced
+    manifest = json.loads((root / "results" / "02_train_val_gap" / "manifest.json").read_text())
+    figure = next(a for a in manifest["artifacts"] if a["name"] == "fig2_train_val_gap")
+    assert "NOT CIFAR-10" in figure["data_source"] and figure["n"] == "n = 2 seeds per setting"
+
+
+def test_rebuilding_from_stored_runs_trains_nothing(reproduced):
+    """reuse_only=True rebuilds a figure from the store; a missing run is an error, not a silent retrain."""
+    root, _ = reproduced
+    records = ex.search_runs(ex.FIG2_SETTINGS, [0, 1], "smoke", output_root=root, overrides=TINY_SEARCH,
+                             reuse_only=True, verbose=False)
+    assert len(records) == 10
+    with pytest.raises(FileNotFoundError, match="reuse_only=True"):
+        ex.search_runs(ex.FIG2_SETTINGS, [7], "smoke", output_root=root, overrides=TINY_SEARCH, reuse_only=True)
+
+
+def test_a_failing_notebook_stops_the_run_naming_notebook_and_cell(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    cells = [nbformat.v4.new_code_cell('preset = "smoke"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')")]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                                  "display_name": "Python 3"}})
+    nbformat.write(notebook, notebooks / "01_broken.ipynb")
+    nbformat.write(notebook, notebooks / "02_never_run.ipynb")
+    with pytest.raises(reproduce.NotebookFailed) as failure:
+        reproduce.run("smoke", output_root=tmp_path, notebooks_dir=notebooks, log=lambda line: None)
+    message = str(failure.value)
+    assert "01_broken" in message and "cell 3 of 3" in message and "broken on purpose" in message
+    assert not (tmp_path / "results" / "executed" / "02_never_run.ipynb").exists()
+
+
+def test_epoch_slider_builds_outside_jupyterlab(reproduced):
+    """Notebook 1's slider (an Image widget redrawn per epoch) builds from a stored record."""
+    from milenas_lib import plots
+
+    root, _ = reproduced
+    record = ex.search_runs(["milenas_lam1"], [0], "smoke", output_root=root, overrides=TINY_SEARCH,
+                            reuse_only=True, verbose=False)[0]
+    assert plots.alpha_explorer(record) is None
