@@ -155,3 +155,25 @@ def test_training_killed_at_a_random_moment_resumes_bit_identical(tmp_path):
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["model"]
     b = load_checkpoint(checkpoint)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("call, bad, message", [
+    ("resolve_seeds", "[0, 'x']", "seeds must be a list of integers"),
+    ("resolve_seeds", "[]", "seeds is empty"),
+    ("resolve_overrides", "[1, 2]", "overrides must be a mapping"),
+])
+def test_papermill_parameters_of_the_wrong_type_are_refused(call, bad, message):
+    """Notebook parameters arrive from papermill as text; each is checked by the
+    library before any work, with a message that shows the expected form."""
+    from milenas_lib import experiments
+
+    function = getattr(experiments, call)
+    with pytest.raises(ValueError, match=message):
+        function(bad, "smoke") if call == "resolve_seeds" else function(bad)
+
+
+def test_a_search_override_of_the_wrong_type_is_refused():
+    from milenas_lib.config import ConfigError, search_config
+
+    with pytest.raises(ConfigError, match="setting 'epochs' must be int"):
+        search_config("smoke", **{"epochs": "3"})
