@@ -26,7 +26,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 import torch
@@ -219,6 +219,30 @@ def _stored_record(path: Path) -> Optional[dict]:
     return record if record.get("completed") else None
 
 
+def _records_from_store(jobs: Sequence[tuple[Path, str, Callable[[], dict]]], kind: str, reuse_only: bool,
+                        verbose: bool) -> list[dict]:
+    """For each ``(folder, description, run)``: the finished record stored in
+    ``folder`` (read once), else ``run()``'s.  With ``reuse_only`` nothing is
+    run: missing runs are listed in the error instead."""
+    stored = [_stored_record(folder) for folder, _, _ in jobs]
+    missing = [folder for (folder, _, _), record in zip(jobs, stored) if record is None]
+    if reuse_only and missing:
+        listed = "\n  ".join(map(str, missing))
+        raise FileNotFoundError(f"reuse_only=True but {len(missing)} {kind} run(s) are not in the store:\n  "
+                                f"{listed}\nrun the notebook with reuse_only=False to train them")
+    records = []
+    for (folder, description, run), record in zip(jobs, stored):
+        if record is None:
+            start = time.perf_counter()
+            record = run()
+            if verbose:
+                print(f"ran    {description}: {time.perf_counter() - start:6.1f} s -> {folder}")
+        elif verbose:
+            print(f"stored {description}: {record['time_s']:6.1f} s {kind} time, {folder}")
+        records.append(record)
+    return records
+
+
 def search_runs(settings: Sequence[str | Setting], seeds: Any, preset: str, *,
                 root: Optional[str | Path] = None, output_root: Optional[str | Path] = None,
                 overrides: Any = None, device: str = "auto", data_root: Optional[str] = None,
@@ -237,24 +261,12 @@ def search_runs(settings: Sequence[str | Setting], seeds: Any, preset: str, *,
     plan = [(setting(key), seed) for key in resolve_settings(settings) for seed in seeds]
     configs = [make_search_config(spec, seed, preset, overrides, device, data_root) for spec, seed in plan]
     dirs = [run_dir(spec, config, preset, store) for (spec, _), config in zip(plan, configs)]
-    missing = [d for d in dirs if _stored_record(d) is None]
-    if reuse_only and missing:
-        listed = "\n  ".join(str(d) for d in missing)
-        raise FileNotFoundError(f"reuse_only=True but {len(missing)} run(s) are not in the store:\n  {listed}\n"
-                                "run the notebook with reuse_only=False to train them")
-    records = []
-    for (spec, seed), config, path in zip(plan, configs, dirs):
-        record = _stored_record(path)
-        if record is None:
-            start = time.perf_counter()
-            record = run_search(config, path, progress=progress).record
-            if verbose:
-                print(f"searched {spec.key:15s} seed {seed}: {time.perf_counter() - start:6.1f} s -> {path}")
-        elif verbose:
-            print(f"stored   {spec.key:15s} seed {seed}: {record['time_s']:6.1f} s search time, {path}")
-        records.append({**record, "setting": spec.key, "label": spec.label, "preset": preset,
-                        "run_dir": str(path)})
-    return records
+    jobs = [(path, f"search {spec.key:15s} seed {seed}",
+             lambda config=config, path=path: run_search(config, path, progress=progress).record)
+            for (spec, seed), config, path in zip(plan, configs, dirs)]
+    records = _records_from_store(jobs, "search", reuse_only, verbose)
+    return [{**record, "setting": spec.key, "label": spec.label, "preset": preset, "run_dir": str(path)}
+            for record, (spec, _), path in zip(records, plan, dirs)]
 
 
 # ---------------------------------------------------------------------------
@@ -964,23 +976,12 @@ def train_runs(genotypes: Mapping[str, str] | Sequence[str], seeds: Any, preset:
                                   default=str)
             folder = store / _safe(name) / f"seed{seed}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
             plan.append((name, seed, config, folder))
-    missing = [folder for *_, folder in plan if _stored_record(folder) is None]
-    if reuse_only and missing:
-        listed = "\n  ".join(map(str, missing))
-        raise FileNotFoundError(f"reuse_only=True but {len(missing)} training run(s) are not in the store:\n  "
-                                f"{listed}\nrun the notebook with reuse_only=False to train them")
-    records = []
-    for name, seed, config, folder in plan:
-        record = _stored_record(folder)
-        if record is None:
-            start = time.perf_counter()
-            record = run_training(config, folder, progress=progress).record
-            if verbose:
-                print(f"trained {name} seed {seed} on {dataset}: {time.perf_counter() - start:6.1f} s -> {folder}")
-        elif verbose:
-            print(f"stored  {name} seed {seed} on {dataset}: {record['time_s']:6.1f} s training, {folder}")
-        records.append({**record, "name": name, "preset": preset, "run_dir": str(folder)})
-    return records
+    jobs = [(folder, f"train {name} seed {seed} on {dataset}",
+             lambda config=config, folder=folder: run_training(config, folder, progress=progress).record)
+            for name, seed, config, folder in plan]
+    records = _records_from_store(jobs, "training", reuse_only, verbose)
+    return [{**record, "name": name, "preset": preset, "run_dir": str(folder)}
+            for record, (name, _, _, folder) in zip(records, plan)]
 
 
 def _safe(name: str) -> str:
