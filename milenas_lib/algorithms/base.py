@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,9 @@ from torch import nn
 from torch.func import functional_call
 
 from ..space.supernet import ArchWeights, Supernet
+
+if TYPE_CHECKING:
+    from ..config import SearchConfig
 
 
 @dataclass
@@ -29,6 +32,27 @@ class SearchContext:
     lr: float = 0.0                      # the current w learning rate (ξ of Eq. 6)
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
     bf16: bool = False                   # bf16 autocast of every forward pass (off: see docs/PERFORMANCE.md)
+    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None  # cosine schedule of the w learning rate
+    layout: torch.memory_format = torch.contiguous_format              # memory format of the model and its inputs
+
+    @classmethod
+    def from_config(cls, config: "SearchConfig", num_classes: int = 10,
+                    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> "SearchContext":
+        """The supernet, both optimizers and the w schedule of one search, as
+        ``config`` describes them: SGD on w (momentum, weight decay, cosine from
+        ``w_lr`` to ``w_lr_min`` over the epochs), Adam on α (betas, weight
+        decay), in ``dtype`` on ``device``.  The one constructor used by the search loop, the benchmark and
+        the gradient-error measurements."""
+        layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        model = Supernet(config.C, config.layers, num_classes=num_classes).to(device=device, dtype=dtype)
+        model = model.to(memory_format=layout)
+        w_optimizer = torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum,
+                                      weight_decay=config.w_weight_decay)
+        alpha_optimizer = torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
+                                           weight_decay=config.alpha_weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_optimizer, config.epochs, eta_min=config.w_lr_min)
+        return cls(model, w_optimizer, alpha_optimizer, config.grad_clip, lr=scheduler.get_last_lr()[0],
+                   bf16=config.bf16, scheduler=scheduler, layout=layout)
 
     def forward(self, x: torch.Tensor, arch: Optional[ArchWeights] = None,
                 weights: Optional[Mapping[str, torch.Tensor]] = None) -> torch.Tensor:

@@ -150,16 +150,10 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
 
     image_set = _image_set(config)
     data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class)
-    model = Supernet(config.C, config.layers, num_classes=len(image_set.classes)).to(device)
-    layout = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
-    w_optimizer = torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum,
-                                  weight_decay=config.w_weight_decay)
-    alpha_optimizer = torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
-                                       weight_decay=config.alpha_weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_optimizer, config.epochs, eta_min=config.w_lr_min)
+    ctx = SearchContext.from_config(config, num_classes=len(image_set.classes), device=device)
+    model, w_optimizer, alpha_optimizer, scheduler, layout = (
+        ctx.model, ctx.w_optimizer, ctx.alpha_optimizer, ctx.scheduler, ctx.layout)
     rule = make_rule(config)
-    ctx = SearchContext(model, w_optimizer, alpha_optimizer, config.grad_clip, bf16=config.bf16)
 
     steps_per_epoch = len(data.paired)
     if steps_per_epoch == 0:
