@@ -6,7 +6,7 @@ PRESET ?= smoke
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test reproduce bench clean
+.PHONY: install test test-fast test-browser reproduce bench clean
 
 install: $(STAMP)
 
@@ -19,8 +19,19 @@ $(STAMP): pyproject.toml requirements/pinned.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The edit loop: everything but the notebook executions and the browser tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+# JupyterLab in headless Chromium (system package `chromium`): notebooks 01, 02, 09
+# and their explorers. SCREENSHOTS=docs also refreshes the explorer pictures in docs/.
+test-browser: $(STAMP)
+	MILENAS_SCREENSHOTS=$(SCREENSHOTS) $(BIN)/python -m pytest -q -m browser tests/test_browser.py
+
+# First every notebook's missing runs at once (WORKERS=N at a time, default all
+# cores; WORKERS=1 one after another), then the notebooks (docs/SCALING.md).
 reproduce: $(STAMP)
-	$(BIN)/python -m milenas_lib.reproduce --preset $(PRESET)
+	$(BIN)/python -m milenas_lib.reproduce --preset $(PRESET) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -9,7 +9,6 @@ GPU, and reports the median.  images/s counts the training images of a step
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import statistics
 import time
@@ -19,11 +18,12 @@ from typing import Optional, Sequence
 import torch
 
 from .algorithms.base import Batch, SearchContext, synchronize
-from .algorithms.rules import make_rule
-from .config import METHODS, SearchConfig, search_config
-from .loops.search import peak_memory_mib
-from .records.provenance import provenance, resolve_device
-from .space.supernet import Supernet
+from .algorithms.methods import ORDERS, get_method, make_rule, method_names
+from .config import SearchConfig, search_config, train_config
+from .loops.train import build_network
+from .loops.train_step import training_loss
+from .records.provenance import peak_memory_mib, provenance, resolve_device
+from .space.genotype import resolve_genotype
 
 SIZES = ("smoke", "paper")
 
@@ -31,7 +31,7 @@ SIZES = ("smoke", "paper")
 @dataclass(frozen=True)
 class Case:
     method: str
-    order: Optional[str] = None  # MiLeNAS orderings are timed apart
+    order: Optional[str] = None  # methods with an order are timed in each
 
     @property
     def label(self) -> str:
@@ -39,12 +39,14 @@ class Case:
 
 
 def _cases(methods: Sequence[str]) -> list[Case]:
+    """One case per method, one per order for methods with an order.  A method
+    that runs others in phases (switch) is timed in its first phase, where the
+    order does not matter."""
     cases = []
-    for method in methods:
-        if method in ("milenas", "milenas_gumbel"):
-            cases += [Case(method, "simultaneous"), Case(method, "alpha_then_w")]
-        else:
-            cases.append(Case(method))
+    for name in methods:
+        method = get_method(name)
+        orders = ORDERS if method.has_order and not method.phases else (None,)
+        cases += [Case(name, order) for order in orders]
     return cases
 
 
@@ -73,15 +75,7 @@ def time_search_steps(config: SearchConfig, steps: int, warmup: int = 1) -> dict
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = Supernet(config.C, config.layers).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    ctx = SearchContext(
-        model,
-        torch.optim.SGD(model.weights(), config.w_lr, momentum=config.w_momentum, weight_decay=config.w_weight_decay),
-        torch.optim.Adam(model.alphas(), config.alpha_lr, betas=config.alpha_betas,
-                         weight_decay=config.alpha_weight_decay),
-        config.grad_clip, lr=config.w_lr, bf16=config.bf16)
+    ctx = SearchContext.from_config(config, device=device)
     rule = make_rule(config)
     rule.new_epoch(0, config.epochs)
     batch = synthetic_batch(config.batch_size, device, config.channels_last)
@@ -111,54 +105,57 @@ def _bench_case(config: SearchConfig, steps: int) -> dict:
 
 
 def time_eval_step(dataset: str, device_name: str, steps: int, num_threads: Optional[int]) -> dict:
-    """Training-step throughput of an evaluation network (CIFAR-10: C=36, 20
-    cells, batch 96; ImageNet: C=48, 14 cells, batch 128 at 224 px)."""
-    from .networks import NetworkCIFAR, NetworkImageNet
-
+    """Training-step throughput of DARTS_V2's evaluation network under the
+    ``paper`` training preset of ``dataset`` (CIFAR-10: C=36, 20 cells, batch
+    96; ImageNet: C=48, 14 cells, batch 128 at 224 px), drop path at its final
+    rate."""
     if num_threads:
         torch.set_num_threads(num_threads)
     device = resolve_device(device_name)
-    if dataset == "cifar10":
-        model, batch, size, classes = NetworkCIFAR(36, 10, 20, True, genotype="DARTS_V2"), 96, 32, 10
-    else:
-        model, batch, size, classes = NetworkImageNet(48, 1000, 14, True, genotype="DARTS_V2"), 128, 224, 1000
+    config = train_config("paper", dataset=dataset)
+    classes = 1000 if dataset == "imagenet" else 10
+    model = build_network(config, resolve_genotype("DARTS_V2"), classes)
     model = model.to(device).to(memory_format=torch.channels_last).train()
-    model.drop_path_prob = 0.2 if dataset == "cifar10" else 0.0
-    optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
-    x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, classes, (batch,), device=device)
+    model.drop_path_prob = config.drop_path_prob
+    optimizer = torch.optim.SGD(model.parameters(), config.learning_rate, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    size = config.resolution
+    x = torch.randn(config.batch_size, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, classes, (config.batch_size,), device=device)
     baseline = _memory_baseline(device)
     times = []
     for step in range(1 + steps):
         synchronize(device)
         start = time.perf_counter()
         logits, aux = model(x)
-        loss = torch.nn.functional.cross_entropy(logits, y) + 0.4 * torch.nn.functional.cross_entropy(aux, y)
+        loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         synchronize(device)
         if step:
             times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return {"network": dataset, "batch": batch, "median_ms": 1e3 * median, "images_per_s": batch / median,
+    return {"network": dataset, "batch": config.batch_size, "median_ms": 1e3 * median,
+            "images_per_s": config.batch_size / median,
             "peak_mem_mib": peak_memory_mib(device) - baseline}
 
 
-def run_bench(device: str = "cpu", size: str = "paper", methods: Sequence[str] = METHODS, steps: int = 3,
+def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequence[str]] = None, steps: int = 3,
               eval_steps: int = 2, num_threads: Optional[int] = None, channels_last: bool = True) -> dict:
-    """Time every method of ``methods`` (and both MiLeNAS orderings) at ``size``."""
+    """Time every method of ``methods`` (default: all registered; each order
+    of those with one) at ``size``, each on its own protocol of the preset."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes are: {', '.join(SIZES)}")
     resolved = resolve_device(device)
-    methods = list(dict.fromkeys(methods))
+    methods = list(dict.fromkeys(methods or method_names()))
     if "darts_2nd" not in methods:
         methods.append("darts_2nd")  # the reference of every ratio
     threads = num_threads or (1 if resolved.type == "cpu" else None)
     results = []
     for case in _cases(methods):
-        overrides = {"method": case.method, "device": device, "channels_last": channels_last,
-                     "num_threads": threads, "epochs": 2, "switch_epoch": 1}
+        overrides = {"method": case.method, "device": device, "channels_last": channels_last, "num_threads": threads}
         if case.order:
             overrides["order"] = case.order
         config = search_config(size, **overrides)
@@ -187,10 +184,11 @@ def format_table(report: dict) -> str:
     for r in report["results"]:
         lines.append(f"{r['label']:32s} {r['passes']:6d} {r['median_ms']:10.1f} {r['images_per_s']:9.1f} "
                      f"{r['peak_mem_mib']:9.0f} {r['ratio_to_darts_2nd']:11.3f}")
-    by_label = {r["label"]: r for r in report["results"]}
-    if "milenas (simultaneous)" in by_label:
-        ratio = by_label["milenas (simultaneous)"]["median_ms"] / by_label["milenas (alpha_then_w)"]["median_ms"]
-        lines.append(f"MiLeNAS simultaneous / alpha_then_w: {ratio:.3f}")
+    by_case = {(r["method"], r["order"]): r["median_ms"] for r in report["results"]}
+    for method in dict.fromkeys(r["method"] for r in report["results"]):
+        if all((method, order) in by_case for order in ORDERS):
+            ratio = by_case[(method, ORDERS[0])] / by_case[(method, ORDERS[1])]
+            lines.append(f"{method} {ORDERS[0]} / {ORDERS[1]}: {ratio:.3f}")
     for e in report["eval"]:
         lines.append(f"evaluation train step {e['network']} (batch {e['batch']}): {e['median_ms']:.1f} ms, "
                      f"{e['images_per_s']:.1f} images/s, peak {e['peak_mem_mib']:.0f} MiB")

@@ -22,6 +22,7 @@ from .config import (
     search_config,
     train_config,
 )
+from .algorithms.methods import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
 
@@ -46,6 +47,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _search_overrides(args: argparse.Namespace) -> dict:
+    """The search settings the flags give; λ or an order for a method that has none is refused."""
+    method = get_method(args.method)
+    if args.lam is not None and not method.takes_lambda:
+        raise UsageError(f"--lambda does not apply to {method.name}; methods that take λ: "
+                         + ", ".join(method_names(takes_lambda=True)))
+    if args.order != ORDERS[0] and not method.has_order:
+        raise UsageError(f"--order does not apply to {method.name}; methods with an order: "
+                         + ", ".join(method_names(has_order=True)))
     overrides = {"method": args.method, "order": args.order, "seed": args.seed, "device": args.device}
     for name in ("lam", "epochs", "batch_size", "data_root", "num_threads"):
         value = getattr(args, name)
@@ -63,9 +72,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds else [args.seed]
     configs = [search_config(args.preset, **{**_search_overrides(args), "seed": seed}) for seed in seeds]
     for config in configs:
+        lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
         out = Path(args.out) if args.out and len(configs) == 1 else Path(args.out or "runs/search") / (
-            f"{config.method}" + (f"_lam{config.lam:g}" if config.method in ("milenas", "milenas_gumbel", "switch")
-                                  else "") + f"_{args.preset}_seed{config.seed}")
+            f"{config.method}{lam}_{args.preset}_seed{config.seed}")
         result = run_search(config, out, progress=not args.quiet)
         print(f"record: {out / 'record.json'}")
         print(f"genotype: {result.genotype}")
@@ -137,6 +146,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.json:
         print(format_table(report))
     print(json.dumps(report))
+    if set(args.methods) >= set(METHODS):  # every method timed: this machine's figures for `plan`
+        from .costs import save_calibration
+
+        print(f"per-step figures for `plan` saved to {save_calibration(report)}", file=sys.stderr)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Every run the notebooks need, which are in the store, and the cost of the rest (experiments/plan.py)."""
+    from .experiments.plan import format_plan, make_plan
+
+    device = None if args.device == "auto" else args.device
+    try:
+        plan = make_plan(args.preset, args.notebooks, seeds=args.seeds, parameters=dict(args.param or []),
+                         output_root=args.output_root, device_type=device)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(format_plan(plan, args.workers, args.per_gpu, args.gpus))
     return 0
 
 
@@ -166,13 +193,13 @@ def _positive_int(text: str) -> int:
 def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """Errors that carry a message meant for the user: bad input (status 2) and
     runs that had to stop (status 1).  Anything else keeps its traceback."""
-    from .data import ArchiveError, DataNotFoundError
-    from .loops.search import CheckpointMismatchError, GPUOutOfMemoryError
+    from .data import ArchiveError, CacheDirError, DataNotFoundError, DataSizeError
     from .records.guard import DiskSpaceError, RunLockedError
+    from .records.run_dir import CheckpointMismatchError, CorruptRunError, GPUOutOfMemoryError, OutDirError
     from .records.provenance import DeviceUnavailableError
 
     bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
-                 RunLockedError, DeviceUnavailableError)
+                 RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError)
     return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
 
 
@@ -189,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--method", required=True, choices=METHODS, metavar="METHOD",
                         help="one of: " + ", ".join(METHODS))
     search.add_argument("--lambda", dest="lam", type=float, help="λ of Eq. 5 (default 1)")
-    search.add_argument("--order", default="simultaneous", choices=ORDERS)
+    search.add_argument("--order", default=ORDERS[0], choices=ORDERS,
+                        help="MiLeNAS' step: simultaneous (2 passes) or the authors' alpha_then_w (3)")
     search.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
     search.add_argument("--epochs", type=_positive_int)
     search.add_argument("--batch-size", type=_positive_int)
@@ -242,6 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
     bench.set_defaults(run=cmd_bench)
 
+    plan = commands.add_parser("plan", help="the runs the notebooks need, which are stored, and the cost of the rest")
+    plan.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
+    plan.add_argument("--notebooks", nargs="+", metavar="NN", help="only these notebooks, e.g. 02 03 (default: all)")
+    plan.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
+    plan.add_argument("--param", type=_setting, action="append", metavar="KEY=VALUE",
+                      help="a notebook parameter, as `make reproduce` would pass it (VALUE as JSON)")
+    plan.add_argument("--output-root", help="the folder holding results/ (default: this checkout)")
+    plan.add_argument("--device", default="auto", choices=DEVICES, help="cost in CPU-hours or GPU-hours "
+                      "(auto: a GPU if this machine has one)")
+    plan.add_argument("--workers", type=_positive_int, help="wall clock with this many runs at a time")
+    plan.add_argument("--per-gpu", type=_positive_int, help="wall clock with this many runs per GPU")
+    plan.add_argument("--gpus", type=_positive_int, default=1, help="GPUs for the wall clock (default 1)")
+    plan.set_defaults(run=cmd_plan)
+
     demo = commands.add_parser("demo", help="end-to-end pipeline: data, search, genotype and its size")
     demo.add_argument("--method", default="milenas", choices=METHODS)
     demo.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
@@ -255,8 +297,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     bad_input, run_failures = _error_families()
     run: Callable[[argparse.Namespace], int] = args.run
+    from .records.run_dir import RunInterrupted
+
     try:
         return run(args)
+    except RunInterrupted as interruption:  # checkpoint written: 130 for SIGINT, 143 for SIGTERM
+        print(interruption, file=sys.stderr)
+        return interruption.exit_code
     except bad_input as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

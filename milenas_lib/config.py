@@ -1,7 +1,7 @@
 """Typed, frozen configurations with named presets and checked overrides.
 
 ``search_config("paper", method="milenas", lam=1.0)`` gives the paper's search
-protocol (GUIDE §1); ``"smoke"`` a CPU-minutes version of the same code path.
+protocol (docs/PROTOCOL.md, "Search"); ``"smoke"`` a CPU-minutes version of the same code path.
 Overrides may not change a field's type (an int stays an int, a float accepts
 an int) and unknown fields are refused with the list of valid ones.
 """
@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-METHODS: tuple[str, ...] = (
-    "single_level", "darts_1st", "darts_2nd", "milenas", "switch", "gdas", "milenas_gumbel",
-)
-ORDERS: tuple[str, ...] = ("simultaneous", "alpha_then_w")
+from .algorithms.methods import ORDERS, get_method, method_names
+
+#: Every registered search method (algorithms/methods.py), in registration order.
+METHODS: tuple[str, ...] = method_names()
+#: How a hard Gumbel sample passes gradients to α, the default first
+#: (space/supernet.py ArchWeights; docs/PROTOCOL.md).
+GUMBEL_ESTIMATORS: tuple[str, ...] = ("sampled_only", "sampled_scalar", "straight_through")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
 
@@ -30,11 +33,56 @@ def _choice(field_name: str, value: str, valid: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown {field_name} {value!r}; valid {field_name}s are: {', '.join(valid)}")
 
 
+def setting(default: Any, *, result: bool = True, protocol: bool = True) -> Any:
+    """A config field with its role marked once, as field metadata.
+
+    ``result=False``: the setting changes only where, how fast or in how much
+    memory a run goes, never a bit of its result (device, threads, paths,
+    checkpoint cadence, micro-batches); a run may resume with another value.
+    ``protocol=False``: the setting changes result bits but not which
+    experiment it is (seed, genotype, numerics such as bf16 or channels_last).
+    The run identity (records/identity.py) and the tables' protocol label read
+    these roles; nothing else lists settings by hand.
+    """
+    return field(default=default, metadata={"result": result, "protocol": protocol and result})
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def result_settings(config: Any) -> dict[str, Any]:
+    """Every setting that changes a run's result (all but ``result=False`` ones), JSON-ready."""
+    return {f.name: _plain(getattr(config, f.name)) for f in fields(config) if f.metadata.get("result", True)}
+
+
+def protocol_settings(config: Any) -> dict[str, Any]:
+    """The settings that define the experiment (the paper's protocol), JSON-ready."""
+    return {f.name: _plain(getattr(config, f.name)) for f in fields(config) if f.metadata.get("protocol", True)}
+
+
 def _positive(obj: Any, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         if value is not None and not value > 0:
             raise ConfigError(f"{name} must be positive, got {value!r}")
+
+
+def _finite_and_seed(obj: Any) -> None:
+    """A NaN or infinite number would train silently into NaN, and torch's
+    generators take a 64-bit seed: refuse both by name before any work."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, tuple) else (value,))):
+            raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
+    if not -2**63 <= obj.seed < 2**64:
+        raise ConfigError(f"seed must fit in 64 bits (an integer in [-2**63, 2**64)), got {obj.seed}")
+
+
+def _at_least_zero(obj: Any, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(obj, name)}")
 
 
 class FrozenConfig:
@@ -75,12 +123,15 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
 
 @dataclass(frozen=True)
 class SearchConfig(FrozenConfig):
-    """Everything that defines one architecture search (GUIDE §1-2)."""
+    """Everything that defines one architecture search (docs/PROTOCOL.md, "Search")."""
 
     method: str = "milenas"
     lam: float = 1.0                    # λ of Eq. 5, on the validation term
     order: str = "simultaneous"         # MiLeNAS: 2 passes, or the authors' 3
-    switch_epoch: int = 35              # `switch`: DARTS-2nd before, MiLeNAS after
+    # `switch`: DARTS-2nd for this share of the epochs, then MiLeNAS (35 of the
+    # paper's 50, §3.2); rounded half up, so 50, 200, 10, 2 epochs switch at 35, 140, 7, 1.
+    switch_fraction: float = 0.7
+    switch_epoch: Optional[int] = None  # an absolute first MiLeNAS epoch instead of the fraction
     epochs: int = 50
     batch_size: int = 64
     C: int = 16
@@ -98,30 +149,43 @@ class SearchConfig(FrozenConfig):
     # Gumbel rules: τ from tau_max down to tau_min, reached at the last epoch.
     tau_max: float = 10.0
     tau_min: float = 0.1
+    # How unsampled ops enter ∇α (docs/PROTOCOL.md): sampled_only (the authors'
+    # and GDAS' network), sampled_scalar (GDAS' NAS-Bench-201 form), both one op
+    # per edge, or straight_through (all ops).
+    gumbel_estimator: str = GUMBEL_ESTIMATORS[0]
     # Data: per_class limits each search half to that many images of each class.
     dataset: str = "cifar10"
     per_class: Optional[int] = None
-    data_root: Optional[str] = None
-    seed: int = 0
-    device: str = "auto"
-    num_threads: Optional[int] = None   # CPU threads; None keeps torch's choice
+    data_root: Optional[str] = setting(None, result=False)
+    seed: int = setting(0, protocol=False)
+    device: str = setting("auto", result=False)
+    num_threads: Optional[int] = setting(None, result=False)  # CPU threads; None keeps torch's choice
     # NHWC tensors: oneDNN's depthwise and 1x1 convs run 2-3x faster on the CPU
     # in this layout (docs/PERFORMANCE.md); same maths, float round-off aside.
-    channels_last: bool = True
+    channels_last: bool = setting(True, protocol=False)
     # bf16 autocast: off, because the eager supernet ran slower in bf16 than in
-    # fp32 on an H200 (many tiny ops; issue 6's measurements).
-    bf16: bool = False
-    checkpoint_every_steps: Optional[int] = None  # also always at each epoch end
+    # fp32 on an H200 (many tiny ops; docs/PERFORMANCE.md).
+    bf16: bool = setting(False, protocol=False)
+    # Checkpoints: at each epoch end, and within an epoch every N steps and/or
+    # every M minutes (so a scheduler's kill loses minutes, not an epoch).
+    checkpoint_every_steps: Optional[int] = setting(None, result=False)
+    checkpoint_every_minutes: Optional[float] = setting(10.0, result=False)
 
     def __post_init__(self) -> None:
         _choice("method", self.method, METHODS)
         _choice("order", self.order, ORDERS)
+        _choice("gumbel_estimator", self.gumbel_estimator, GUMBEL_ESTIMATORS)
         _choice("device", self.device, DEVICES)
         _choice("dataset", self.dataset, DATASETS)
         if not math.isfinite(self.lam) or self.lam < 0:
             raise ConfigError(f"λ (lam) must be a finite number >= 0, got {self.lam!r}")
         _positive(self, "epochs", "batch_size", "C", "layers", "w_lr", "alpha_lr", "grad_clip",
-                  "tau_max", "tau_min", "per_class", "num_threads", "checkpoint_every_steps")
+                  "tau_max", "tau_min", "per_class", "num_threads", "checkpoint_every_steps",
+                  "checkpoint_every_minutes", "switch_epoch")
+        _finite_and_seed(self)
+        _at_least_zero(self, "w_momentum", "w_weight_decay", "alpha_weight_decay")
+        if not all(0 <= beta < 1 for beta in self.alpha_betas):
+            raise ConfigError(f"alpha_betas are Adam's decay rates and must lie in [0, 1), got {self.alpha_betas}")
         if self.C % 2:
             raise ConfigError(f"C must be even (reduction cells halve channels in two), got {self.C}")
         if self.layers < 3:
@@ -130,15 +194,26 @@ class SearchConfig(FrozenConfig):
             raise ConfigError(f"w_lr_min must lie in [0, w_lr={self.w_lr}], got {self.w_lr_min}")
         if self.tau_min > self.tau_max:
             raise ConfigError(f"tau_min ({self.tau_min}) must not exceed tau_max ({self.tau_max})")
-        if self.method == "switch" and not 0 < self.switch_epoch < self.epochs:
-            raise ConfigError(f"switch_epoch must lie in 1..epochs-1 = 1..{self.epochs - 1}, got {self.switch_epoch}")
+        if not 0 < self.switch_fraction < 1:
+            raise ConfigError(f"switch_fraction must lie strictly between 0 and 1, got {self.switch_fraction}")
+        if self.method == "switch" and self.epochs < 2:
+            raise ConfigError(f"switch runs two phases and needs at least 2 epochs, got epochs={self.epochs}")
+        if self.method == "switch" and not 0 < self.switch_at < self.epochs:  # type: ignore[operator]
+            given = (f"switch_epoch {self.switch_epoch}" if self.switch_epoch is not None
+                     else f"switch_fraction {self.switch_fraction} of {self.epochs} epochs (epoch {self.switch_at})")
+            raise ConfigError(f"the switch epoch must lie in 1..epochs-1 = 1..{self.epochs - 1} so both phases run, "
+                              f"got {given}")
 
-
-def _paper_search(method: str) -> dict[str, Any]:
-    # GDAS and MiLeNAS (Gumbel) follow the GDAS protocol (GUIDE §1).
-    if method in ("gdas", "milenas_gumbel"):
-        return {"batch_size": 128, "epochs": 250}
-    return {}
+    @property
+    def switch_at(self) -> Optional[int]:
+        """The first MiLeNAS epoch of ``switch`` (None for other methods):
+        ``switch_epoch`` when given, else ``switch_fraction`` of the epochs
+        rounded half up (0.7: 50 → 35, 200 → 140, 10 → 7, the smoke preset's 2 → 1)."""
+        if self.method != "switch":
+            return None
+        if self.switch_epoch is not None:
+            return self.switch_epoch
+        return math.floor(self.switch_fraction * self.epochs + 0.5)
 
 
 SEARCH_PRESETS: dict[str, dict[str, Any]] = {
@@ -146,8 +221,10 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # CPU minutes: a narrow, shallow supernet on a class-balanced CIFAR-10
     # subset; sized by measurement (docs/PERFORMANCE.md), same code path.
+    # `switch` keeps its fraction: 0.7 x 2 epochs rounds to 1, so epoch 0 runs
+    # DARTS-2nd and epoch 1 MiLeNAS (both phases).
     "smoke": {"epochs": 2, "batch_size": 8, "C": 4, "layers": 5, "per_class": 8,
-              "switch_epoch": 1, "num_threads": 1, "checkpoint_every_steps": 5},
+              "num_threads": 1, "checkpoint_every_steps": 5},
 }
 
 
@@ -156,12 +233,14 @@ def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
     _choice("preset", preset, tuple(SEARCH_PRESETS))
     method = overrides.get("method", SearchConfig.method)
     base = SearchConfig(method=method) if method in METHODS else SearchConfig()
-    settings = {**(_paper_search(method) if preset == "paper" else {}), **SEARCH_PRESETS[preset], **overrides}
+    # A method's own protocol on the paper preset (GDAS and MiLeNAS (Gumbel): batch 128, 250 epochs).
+    protocol = get_method(method).paper_overrides if preset == "paper" and method in METHODS else {}
+    settings = {**protocol, **SEARCH_PRESETS[preset], **overrides}
     return base.override(**settings)
 
 
 # ---------------------------------------------------------------------------
-# Evaluation: training a genotype's network from scratch (GUIDE §4).
+# Evaluation: training a genotype's network from scratch (docs/PROTOCOL.md, "Evaluation").
 
 TRAIN_DATASETS: tuple[str, ...] = ("cifar10", "imagenet", "synthetic")
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "step")
@@ -171,7 +250,7 @@ TENSOR_DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
 
 @dataclass(frozen=True)
 class TrainConfig(FrozenConfig):
-    """Everything that defines one evaluation run (GUIDE §4).
+    """Everything that defines one evaluation run (docs/PROTOCOL.md, "Evaluation").
 
     The defaults are the paper's CIFAR-10 protocol; ``train_config("paper",
     dataset="imagenet")`` gives the ImageNet transfer protocol.  Batch sizes
@@ -179,17 +258,18 @@ class TrainConfig(FrozenConfig):
     batch, so a run means the same optimisation on any number of devices.
     """
 
-    genotype: str = "DARTS_V2"          # registered name, genotype JSON (inline or file), or a search record
+    # A registered name, genotype JSON (inline or file), or a search record.
+    genotype: str = setting("DARTS_V2", protocol=False)
     dataset: str = "cifar10"
     epochs: int = 600
     batch_size: int = 96                # global, over all processes
-    micro_batches: int = 1              # per process: accumulate gradients over this many pieces (memory)
+    micro_batches: int = setting(1, result=False)  # per process: accumulate gradients over pieces (memory)
     C: int = 36
     layers: int = 20
     auxiliary: bool = True
     auxiliary_weight: float = 0.4
     # SGD with gradient-norm clip; the learning rate follows lr_schedule per epoch.
-    learning_rate: float = 0.025        # GUIDE §4 and DARTS; the paper's §3.3 text says 0.03
+    learning_rate: float = 0.025        # DARTS' value (docs/PROTOCOL.md); the paper's §3.3 text says 0.03
     lr_schedule: str = "cosine"         # cosine: to lr_min over the epochs; step: ×lr_decay every lr_decay_epochs
     lr_min: float = 0.0
     lr_decay: float = 0.97
@@ -206,21 +286,23 @@ class TrainConfig(FrozenConfig):
     resolution: int = 32
     eval_resize: Optional[int] = None
     color_jitter: float = 0.4           # brightness, contrast and saturation
-    hue_jitter: float = 0.2             # DARTS' train_imagenet.py value; the GUIDE gives only 0.4
-    workers: int = 4                    # DataLoader processes per training process (ImageFolder only)
+    hue_jitter: float = 0.2             # DARTS' train_imagenet.py value (brightness etc. 0.4; docs/PROTOCOL.md)
+    workers: int = setting(4, result=False)  # DataLoader processes per training process (ImageFolder only)
     train_per_class: Optional[int] = None  # first N training images of each class; None = all
     test_per_class: Optional[int] = None   # first N test (val) images of each class; None = all
-    eval_batch_size: int = 256
-    data_root: Optional[str] = None
-    seed: int = 0
-    device: str = "auto"
-    num_threads: Optional[int] = None
+    eval_batch_size: int = setting(256, result=False)
+    data_root: Optional[str] = setting(None, result=False)
+    seed: int = setting(0, protocol=False)
+    device: str = setting("auto", result=False)
+    num_threads: Optional[int] = setting(None, result=False)
+    checkpoint_every_minutes: Optional[float] = setting(10.0, result=False)  # within an epoch; also at each end
     # Accelerations, used on CUDA only (the CPU always runs plain float32).
     # Off by default: none has been measured on this network yet.
-    bf16: bool = False                  # bf16 autocast for forward and loss
-    channels_last: bool = False
-    compile: bool = False               # torch.compile of the (DDP-wrapped) model
-    sync_batchnorm: bool = False        # under DDP on CUDA: batch-norm statistics over the global batch
+    bf16: bool = setting(False, protocol=False)  # bf16 autocast for forward and loss
+    channels_last: bool = setting(False, protocol=False)
+    compile: bool = setting(False, protocol=False)  # torch.compile of the (DDP-wrapped) model
+    # Under DDP on CUDA: batch-norm statistics over the global batch.
+    sync_batchnorm: bool = setting(False, result=False)
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
@@ -228,7 +310,8 @@ class TrainConfig(FrozenConfig):
         _choice("device", self.device, DEVICES)
         _positive(self, "epochs", "batch_size", "micro_batches", "C", "layers", "learning_rate", "grad_clip",
                   "lr_decay", "lr_decay_epochs", "resolution", "eval_resize", "train_per_class", "test_per_class",
-                  "eval_batch_size", "num_threads")
+                  "eval_batch_size", "num_threads", "checkpoint_every_minutes")
+        _finite_and_seed(self)
         if self.C % 2:
             raise ConfigError(f"C must be even (the ImageNet stem starts with C/2 channels), got {self.C}")
         if self.layers < 3:
@@ -265,7 +348,7 @@ _IMAGENET_PAPER: dict[str, Any] = {
 
 #: preset -> dataset -> settings; "synthetic" (a test stand-in) uses the CIFAR-10 entries.
 TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # The paper's protocols (GUIDE §4): the TrainConfig defaults for CIFAR-10.
+    # The paper's protocols (docs/PROTOCOL.md, "Evaluation"): the TrainConfig defaults for CIFAR-10.
     "paper": {"cifar10": {}, "imagenet": _IMAGENET_PAPER},
     # CPU minutes with the same code path (auxiliary head, cutout, drop path,
     # cosine; or label smoothing, ×0.97, jitter): a narrow, shallow network

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .experiments import resolve_root
+from .executor import BACKENDS, ClusterUnavailableError
+from .experiments.params import PRESETS, resolve_root
 from .records.io import read_json, write_json
 from .records.provenance import REPO_ROOT, git_commit
 
@@ -153,6 +155,8 @@ def execute_notebook(path: Path, preset: str, parameters: Optional[dict] = None,
         wanted["output_root"] = str(root)
     injected = {k: v for k, v in wanted.items() if k in declared}
     executed = executed_dir / path.name
+    # The kernel inherits it: executed copies hold text progress bars, not widgets no one can render.
+    os.environ.setdefault("MILENAS_PROGRESS", "text")
     try:
         papermill.execute_notebook(str(path), str(executed), parameters=injected, kernel_name=kernel_name,
                                    cwd=str(path.parent), progress_bar=False, log_output=False)
@@ -174,8 +178,16 @@ class RunReport:
 
 def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Optional[dict] = None,
         output_root: Optional[Path] = None, notebooks_dir: Path = NOTEBOOKS_DIR, kernel_name: Optional[str] = None,
-        log: Callable[[str], None] = print) -> RunReport:
-    """Execute the notebooks in order, then write the index; stops at the first failure."""
+        workers: Optional[int] = None, backend: str = "local", address: Optional[str] = None,
+        per_gpu: Optional[int] = None, log: Callable[[str], None] = print) -> RunReport:
+    """Train every run the notebooks need and the store lacks, all at once
+    (:func:`milenas_lib.experiments.plan.run_notebooks_missing`: ``workers`` at a time,
+    1 = one after another; ``backend``/``address``/``per_gpu`` as in
+    :func:`milenas_lib.executor.execute`); then execute the notebooks in order,
+    which only read the store and draw, and write the index.  Stops at the
+    first failure."""
+    from .experiments.plan import run_notebooks_missing
+
     root = resolve_root(output_root)
     paths = notebook_paths(notebooks_dir, only)
     known = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
@@ -185,6 +197,11 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     timings: dict[str, float] = {}
     start = time.perf_counter()
     log(f"reproduce: {len(paths)} notebook(s), preset {preset}, results under {root}")
+    run_notebooks_missing(preset, [p.stem for p in paths], parameters=parameters,
+                          output_root=None if output_root is None else str(root), workers=workers, backend=backend,
+                          address=address, per_gpu=per_gpu, log=log)
+    runs_s = time.perf_counter() - start
+    log(f"  missing runs of every notebook: {runs_s:.0f} s")
     for path in paths:
         t0 = time.perf_counter()
         log(f"  {path.stem} ...")
@@ -195,6 +212,7 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     timing_path = root / "results" / "executed" / f"timings_{preset}.json"
     previous = read_json(timing_path)["notebooks"] if timing_path.exists() and only else {}
     write_json(timing_path, {"preset": preset, "notebooks": {**previous, **timings}, "total_s": total,
+                             "missing_runs_s": runs_s, "workers": workers, "backend": backend,
                              "complete_run": not only, "git_commit": git_commit(),
                              "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     index = write_index(root)
@@ -260,23 +278,36 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def _env_workers() -> Optional[int]:
+    """``WORKERS=N make reproduce``: the Makefile passes the variable through the environment."""
+    value = os.environ.get("WORKERS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m milenas_lib.reproduce", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="smoke", choices=("smoke", "paper"))
+    parser.add_argument("--preset", default="smoke", choices=PRESETS)
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts so, e.g. 02 03")
     parser.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
                         help="a notebook parameter for every notebook that declares it (value read as JSON if it parses)")
     parser.add_argument("--output-root", type=Path, help="write results/ and figures/ under this folder")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, help="folder of the notebooks")
     parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebooks' own, python3)")
+    parser.add_argument("--workers", type=int, default=_env_workers(),
+                        help="runs at a time before the notebooks execute (default: all cores, or 4 per GPU; "
+                        "1: one after another; also WORKERS=N)")
+    parser.add_argument("--backend", default="local", choices=BACKENDS, help="local processes, or Ray tasks")
+    parser.add_argument("--address", help="Ray cluster to join (backend ray), e.g. auto; default: a local instance")
+    parser.add_argument("--per-gpu", type=int, help="runs side by side on one GPU (default 4)")
     args = parser.parse_args(argv)
     try:
         run(args.preset, only=args.only, parameters=dict(args.param), output_root=args.output_root,
-            notebooks_dir=args.notebooks, kernel_name=args.kernel)
+            notebooks_dir=args.notebooks, kernel_name=args.kernel, workers=args.workers, backend=args.backend,
+            address=args.address, per_gpu=args.per_gpu)
     except NotebookFailed as failure:
         print(f"reproduce: {failure}", file=sys.stderr)
         return 1
-    except ValueError as error:
+    except (ValueError, ClusterUnavailableError) as error:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -26,8 +26,9 @@
 # per intermediate node keep the two strongest incoming edges, on each the strongest
 # operation other than `none`.
 #
-# In JupyterLab the last cell adds a slider over the epochs; under papermill
-# (`interactive=False`) the figures are static.
+# The last cell is an explorer: an epoch slider (and play button) over α, the
+# operation weights and the derived cells. In JupyterLab it is live; a static copy of
+# the notebook (papermill, nbconvert) shows its picture at the last epoch.
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
@@ -38,19 +39,22 @@ search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
 lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back when it exists)
-interactive = True        # False under papermill: no widget, static figures only
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import explorers, plots
+from milenas_lib.space import GENOTYPES
 
-out = ex.notebook_outputs("01_search_walkthrough", preset, output_root, seeds=seeds, lam=lam,
-                          search_overrides=search_overrides)
-record = ex.search_runs([ex.milenas_setting(lam)], ex.resolve_seeds(seeds, preset)[:1], preset,
-                        output_root=output_root, overrides=search_overrides, device=device, data_root=data_root,
-                        reuse_only=reuse_only)[0]
-detail = ex.figure_detail([record], preset)
-detail
+nb = ex.Notebook("01_search_walkthrough", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, lam=lam,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+record = nb.search([ex.milenas_setting(nb.lam)], seeds=nb.seeds[:1])[0]
+detail = nb.detail([record])
+print(detail)
 
 # %% [markdown]
 # ## What the search recorded, epoch by epoch
@@ -59,10 +63,10 @@ detail
 
 # %%
 epochs = ex.records_frame([record])
-out.save_table(epochs.drop(columns=["genotype"]), "walkthrough_epochs", "Per-epoch record of the walkthrough search",
+nb.save_table(epochs.drop(columns=["genotype"]), "walkthrough_epochs", "Per-epoch record of the walkthrough search",
                [record])
-epochs[["epoch", "train_acc", "val_acc", "gap", "train_loss", "val_loss", "convs_normal", "convs_reduce",
-        "params_M", "skip_connects", "entropy_normal", "alpha_step_s", "w_step_s"]].round(3)
+plots.show_table(epochs[["epoch", "train_acc", "val_acc", "gap", "train_loss", "val_loss", "convs_normal",
+                         "convs_reduce", "params_M", "skip_connects", "entropy_normal", "alpha_step_s", "w_step_s"]])
 
 # %% [markdown]
 # ## α over the search
@@ -73,12 +77,12 @@ epochs[["epoch", "train_acc", "val_acc", "gap", "train_loss", "val_loss", "convs
 
 # %%
 fig = plots.fig_alpha_heatmaps(record, detail)
-out.save_figure(fig, "walkthrough_alpha_heatmaps", "softmax(alpha) per edge and operation at several epochs of "
+nb.save_figure(fig, "walkthrough_alpha_heatmaps", "softmax(alpha) per edge and operation at several epochs of "
                 "one MiLeNAS search (normal and reduction cell)", [record])
 
 # %%
 fig = plots.fig_op_weights(record, detail)
-out.save_figure(fig, "walkthrough_op_weights", "Mean softmax(alpha) of each operation over the search "
+nb.save_figure(fig, "walkthrough_op_weights", "Mean softmax(alpha) of each operation over the search "
                 "(skip connections drawn thick)", [record])
 
 # %% [markdown]
@@ -86,7 +90,7 @@ out.save_figure(fig, "walkthrough_op_weights", "Mean softmax(alpha) of each oper
 
 # %%
 fig = plots.fig_genotype(ex.final_genotype(record), "Fig. 4 style · cells derived by this MiLeNAS search", detail)
-out.save_figure(fig, "fig4_cells_searched", "Cells derived at the end of the walkthrough search (Fig. 4 style)",
+nb.save_figure(fig, "fig4_cells_searched", "Cells derived at the end of the walkthrough search (Fig. 4 style)",
                 [record])
 
 # %% [markdown]
@@ -95,26 +99,27 @@ out.save_figure(fig, "fig4_cells_searched", "Cells derived at the end of the wal
 # `milenas_lib.space.GENOTYPES` from the authors' public code (quoted, not searched here):
 
 # %%
-fig = plots.fig_genotype(ex.GENOTYPES["MILENAS_2_34"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.34% error, 3.87M",
+fig = plots.fig_genotype(GENOTYPES["MILENAS_2_34"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.34% error, 3.87M",
                          "registered genotype from the authors' public code; not searched here")
-out.save_figure(fig, "fig4_cells_paper_2_34", "Fig. 4, left: the paper's 2.34% / 3.87M cells (quoted genotype)",
+nb.save_figure(fig, "fig4_cells_paper_2_34", "Fig. 4, left: the paper's 2.34% / 3.87M cells (quoted genotype)",
                 data_source="quoted: genotype from the authors' public code")
 
 # %%
-fig = plots.fig_genotype(ex.GENOTYPES["MILENAS_2_50"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.50% error, 2.86M",
+fig = plots.fig_genotype(GENOTYPES["MILENAS_2_50"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.50% error, 2.86M",
                          "registered genotype from the authors' public code; not searched here")
-out.save_figure(fig, "fig4_cells_paper_2_50", "Fig. 4, right: the paper's 2.50% / 2.86M cells (quoted genotype)",
+nb.save_figure(fig, "fig4_cells_paper_2_50", "Fig. 4, right: the paper's 2.50% / 2.86M cells (quoted genotype)",
                 data_source="quoted: genotype from the authors' public code")
 
 # %%
 sizes = ex.genotype_table({"searched here": ex.final_genotype(record), "paper 2.34% (quoted)": "MILENAS_2_34",
                            "paper 2.50% (quoted)": "MILENAS_2_50"})
-out.save_table(sizes, "fig4_genotypes", "Searched and quoted cells with their network sizes", [record])
-sizes
+nb.save_table(sizes, "fig4_genotypes", "Searched and quoted cells with their network sizes", [record])
+plots.show_table(sizes)
 
 # %% [markdown]
-# ## Explore the epochs (JupyterLab)
-# Move the slider to see α and the derived cells after each epoch.
+# ## Explore the epochs
+# Move the slider (or press play) to see α, the operation weights and the cells derived
+# after each epoch, with their conv counts and the size of the evaluation network.
 
 # %%
-plots.alpha_explorer(record) if interactive else None
+explorers.alpha_explorer(record)

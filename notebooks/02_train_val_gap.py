@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -33,17 +37,22 @@ search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 smooth_window = None      # moving average (epochs) for panel (a); None: 5 for paper, 1 otherwise
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import explorers, plots
 
-out = ex.notebook_outputs("02_train_val_gap", preset, output_root, seeds=seeds, search_overrides=search_overrides)
-records = ex.search_runs(ex.FIG2_SETTINGS, seeds, preset, output_root=output_root, overrides=search_overrides,
-                         device=device, data_root=data_root, reuse_only=reuse_only)
+nb = ex.Notebook("02_train_val_gap", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 smooth_window=smooth_window, workers=workers, backend=backend, address=address, plan_only=plan_only)
+records = nb.search(ex.FIG2_SETTINGS)
 epochs = ex.records_frame(records)
-detail = ex.figure_detail(records, preset)
-detail
+detail = nb.detail(records)
+print(detail)
 
 # %% [markdown]
 # ## The figure
@@ -51,9 +60,18 @@ detail
 # several). Panel (b): the gap at the last epoch, each seed a dot.
 
 # %%
-fig = plots.fig_train_val_gap(epochs, ex.FIG2_SETTINGS, detail, ex.smoothing_window(preset, smooth_window))
-out.save_figure(fig, "fig2_train_val_gap", "Fig. 2: train minus search-val accuracy over the search, "
+curves = ex.curves(epochs, ["gap"], nb.smooth_window)
+fig = plots.fig_train_val_gap(curves, ex.final_epoch(epochs), ex.FIG2_SETTINGS, detail, nb.smooth_window)
+nb.save_figure(fig, "fig2_train_val_gap", "Fig. 2: train minus search-val accuracy over the search, "
                 "single-level, MiLeNAS λ = 0.1, 1, 999 and bilevel (2nd-order DARTS)", records)
+
+# %% [markdown]
+# ## Explore the runs
+# Toggle settings and seeds, pick a metric (accuracies, gap, losses, α entropy, skip
+# connections): mean ± std over the chosen seeds, n in the legend.
+
+# %%
+explorers.method_explorer(records, metric="gap")
 
 # %% [markdown]
 # ## The numbers
@@ -61,15 +79,15 @@ out.save_figure(fig, "fig2_train_val_gap", "Fig. 2: train minus search-val accur
 
 # %%
 final = ex.final_table(epochs)
-out.save_table(final, "fig2_final_epoch", "Fig. 2: last-epoch train/search-val accuracy and gap per setting",
+nb.save_table(final, "fig2_final_epoch", "Fig. 2: last-epoch train/search-val accuracy and gap per setting",
                records)
-final
+plots.show_table(final)
 
 # %%
 summary = ex.mean_std(epochs, "gap")
-out.save_table(summary, "fig2_train_val_gap", "Fig. 2 data: gap (pp) per setting and epoch, mean/std/n over seeds",
+nb.save_table(summary, "fig2_train_val_gap", "Fig. 2 data: gap (pp) per setting and epoch, mean/std/n over seeds",
                records)
-out.save_table(epochs.drop(columns=["genotype"]), "fig2_epochs", "Per-run, per-epoch search records of Fig. 2",
+nb.save_table(epochs.drop(columns=["genotype"]), "fig2_epochs", "Per-run, per-epoch search records of Fig. 2",
                records)
 
 # %% [markdown]
@@ -80,5 +98,5 @@ out.save_table(epochs.drop(columns=["genotype"]), "fig2_epochs", "Per-run, per-e
 
 # %%
 claims = ex.fig2_claims(epochs)
-out.save_table(claims, "fig2_claims", "Fig. 2 claims of the paper against these runs", records)
-claims
+nb.save_table(claims, "fig2_claims", "Fig. 2 claims of the paper against these runs", records)
+plots.show_table(claims)

@@ -27,7 +27,7 @@
 #
 # **Fig. 3b**: search time per method; MiLeNAS is "more than 3x faster" than
 # 2nd-order DARTS. Per step, 2nd-order DARTS does 5 forward+backward passes and
-# MiLeNAS 2 (GUIDE §2): 2.5x the passes. Our bars split the time into α step,
+# MiLeNAS 2 (docs/PROTOCOL.md): 2.5x the passes. Our bars split the time into α step,
 # w step and evaluation so the cause of any difference is visible.
 #
 # The first five settings are notebook 2's runs (read back from the run store);
@@ -41,34 +41,45 @@ data_root = None          # folder holding CIFAR-10; None: the kit's usual place
 search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import explorers, plots
 
-out = ex.notebook_outputs("03_search_val_accuracy", preset, output_root, seeds=seeds,
-                          search_overrides=search_overrides)
-records = ex.search_runs(ex.FIG3_SETTINGS, seeds, preset, output_root=output_root, overrides=search_overrides,
-                         device=device, data_root=data_root, reuse_only=reuse_only)
+nb = ex.Notebook("03_search_val_accuracy", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+records = nb.search(ex.FIG3_SETTINGS)
 epochs = ex.records_frame(records)
 times = ex.search_time_frame(records)
-detail = ex.figure_detail(records, preset)
-detail
+detail = nb.detail(records)
+print(detail)
 
 # %% [markdown]
 # ## Fig. 3a
 
 # %%
-fig = plots.fig_search_val_accuracy(epochs, ex.FIG3_SETTINGS, detail, ex.switch_epoch(records))
-out.save_figure(fig, "fig3a_search_val_accuracy", "Fig. 3a: search-val accuracy over the search for six settings, "
+fig = plots.fig_search_val_accuracy(ex.curves(epochs, ["val_acc"]), ex.FIG3_SETTINGS, detail,
+                                    ex.switch_epoch(records))
+nb.save_figure(fig, "fig3a_search_val_accuracy", "Fig. 3a: search-val accuracy over the search for six settings, "
                 "including bilevel then MiLeNAS", records)
+
+# %% [markdown]
+# Explore the runs: toggle settings and seeds, pick a metric (mean ± std, n stated).
+
+# %%
+explorers.method_explorer(records, metric="val_acc")
 
 # %%
 final = ex.final_table(epochs, ["val_acc", "train_acc"])
-out.save_table(final, "fig3a_final_epoch", "Fig. 3a: last-epoch search-val and train accuracy per setting", records)
-out.save_table(ex.mean_std(epochs, "val_acc"), "fig3a_search_val_accuracy",
+nb.save_table(final, "fig3a_final_epoch", "Fig. 3a: last-epoch search-val and train accuracy per setting", records)
+nb.save_table(ex.mean_std(epochs, "val_acc"), "fig3a_search_val_accuracy",
                "Fig. 3a data: search-val accuracy (%) per setting and epoch, mean/std/n over seeds", records)
-final
+plots.show_table(final)
 
 # %% [markdown]
 # ## Fig. 3b
@@ -78,13 +89,14 @@ final
 
 # %%
 fig = plots.fig_search_time(times, ex.FIG3_SETTINGS, detail + f" · {times['device'].iloc[0]}")
-out.save_figure(fig, "fig3b_search_time", "Fig. 3b: search wall time per method, split into alpha step, w step "
+nb.save_figure(fig, "fig3b_search_time", "Fig. 3b: search wall time per method, split into alpha step, w step "
                 "and evaluation", records)
 
 # %%
-out.save_table(times, "fig3b_search_time", "Fig. 3b data: search time per run (s), its split, steps and passes",
+nb.save_table(times, "fig3b_search_time", "Fig. 3b data: search time per run (s), its split, steps and passes",
                records)
-times[["label", "seed", "time_s", "alpha_step_s", "w_step_s", "eval_s", "passes_per_step", "s_per_step"]].round(2)
+plots.show_table(times[["label", "seed", "time_s", "alpha_step_s", "w_step_s", "eval_s", "passes_per_step",
+                        "s_per_step"]], precision=2)
 
 # %% [markdown]
 # ## The paper's claims, checked on these runs
@@ -93,5 +105,5 @@ times[["label", "seed", "time_s", "alpha_step_s", "w_step_s", "eval_s", "passes_
 
 # %%
 claims = ex.fig3_claims(epochs, times)
-out.save_table(claims, "fig3_claims", "Fig. 3 claims of the paper against these runs", records)
-claims
+nb.save_table(claims, "fig3_claims", "Fig. 3 claims of the paper against these runs", records)
+plots.show_table(claims)

@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -19,7 +23,7 @@
 # moves α by the validation loss (bilevel, first order); **MiLeNAS (Gumbel)** keeps
 # the sampling and moves α by `∇α L_tr + λ ∇α L_val` (λ = 1). The paper reports a
 # higher search-validation accuracy (65.79% → 69.56%) and a lower evaluated error
-# (2.82% → 2.57%). The GDAS protocol (GUIDE §1): batch 128, 250 epochs, τ from 10 down
+# (2.82% → 2.57%). The GDAS protocol (§3.3.1, docs/PROTOCOL.md): batch 128, 250 epochs, τ from 10 down
 # to 0.1 at the last epoch; accuracy is measured on the argmax architecture.
 
 # %% tags=["parameters"]
@@ -30,27 +34,32 @@ data_root = None          # folder holding CIFAR-10; None: the kit's usual place
 search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
 from milenas_lib import plots
 
-out = ex.notebook_outputs("04_gdas_vs_milenas", preset, output_root, seeds=seeds, search_overrides=search_overrides)
-records = ex.search_runs(ex.FIG5_SETTINGS, seeds, preset, output_root=output_root, overrides=search_overrides,
-                         device=device, data_root=data_root, reuse_only=reuse_only)
+nb = ex.Notebook("04_gdas_vs_milenas", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+records = nb.search(ex.FIG5_SETTINGS)
 epochs = ex.records_frame(records)
-detail = ex.figure_detail(records, preset)
+detail = nb.detail(records)
 detail
 
 # %%
-fig = plots.fig_gumbel(epochs, detail)
-out.save_figure(fig, "fig5_gdas_vs_milenas_gumbel", "Fig. 5: search-val accuracy of GDAS and MiLeNAS (Gumbel) "
+fig = plots.fig_gumbel(ex.curves(epochs, ["val_acc", "tau"]), ex.final_epoch(epochs), detail)
+nb.save_figure(fig, "fig5_gdas_vs_milenas_gumbel", "Fig. 5: search-val accuracy of GDAS and MiLeNAS (Gumbel) "
                 "over the search, and beside the paper's quoted values", records)
 
 # %%
 final = ex.final_table(epochs, ["val_acc", "train_acc"])
-out.save_table(final, "fig5_final_epoch", "Fig. 5: last-epoch accuracies of GDAS and MiLeNAS (Gumbel)", records)
-out.save_table(ex.mean_std(epochs, "val_acc"), "fig5_search_val_accuracy",
+nb.save_table(final, "fig5_final_epoch", "Fig. 5: last-epoch accuracies of GDAS and MiLeNAS (Gumbel)", records)
+nb.save_table(ex.mean_std(epochs, "val_acc"), "fig5_search_val_accuracy",
                "Fig. 5 data: search-val accuracy (%) per setting and epoch, mean/std/n over seeds", records)
 final
 
@@ -62,5 +71,5 @@ ex.genotype_table(ex.run_genotypes(records))
 
 # %%
 claims = ex.fig5_claims(epochs)
-out.save_table(claims, "fig5_claims", "Fig. 5 claim of the paper against these runs", records)
+nb.save_table(claims, "fig5_claims", "Fig. 5 claim of the paper against these runs", records)
 claims

@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -38,31 +42,36 @@ data_root = None          # folder holding CIFAR-10; None: the kit's usual place
 search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
 from milenas_lib import plots
 
-out = ex.notebook_outputs("05_model_size", preset, output_root, seeds=seeds, search_overrides=search_overrides)
-records = ex.search_runs(ex.FIG3_SETTINGS, seeds, preset, output_root=output_root, overrides=search_overrides,
-                         device=device, data_root=data_root, reuse_only=reuse_only)
+nb = ex.Notebook("05_model_size", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+records = nb.search(ex.FIG3_SETTINGS)
 buckets = ex.bucket_frame(records)
 best_params = ex.best_per_bucket(buckets, "params")
 best_convs = ex.best_per_bucket(buckets, "convs", by=[])
-detail = ex.figure_detail(records, preset)
+detail = nb.detail(records)
 detail
 
 # %%
 fig = plots.fig_model_size(best_params, best_convs, ex.FIG3_SETTINGS, detail)
-out.save_figure(fig, "fig6_model_size", "Fig. 6: best search-val accuracy per parameter range and per conv-count "
+nb.save_figure(fig, "fig6_model_size", "Fig. 6: best search-val accuracy per parameter range and per conv-count "
                 "bucket, beside the paper's evaluated cells (quoted)", records)
 
 # %% [markdown]
 # The best cell of each parameter range and setting (the candidates the paper would evaluate):
 
 # %%
-out.save_table(best_params, "fig6_best_per_param_range",
+nb.save_table(best_params, "fig6_best_per_param_range",
                "Fig. 6 data: best search-val accuracy per 0.5M parameter range and setting, with its genotype", records)
-out.save_table(best_convs, "fig6_best_per_conv_bucket",
+nb.save_table(best_convs, "fig6_best_per_conv_bucket",
                "Fig. 6 data: best search-val accuracy per conv-count bucket (normal, reduce) over all settings", records)
 best_params[["label", "bucket", "val_acc", "epoch", "convs_normal", "convs_reduce", "params_M", "seed"]].round(3)

@@ -26,10 +26,10 @@
 # This notebook trains, with the evaluation protocol of the preset:
 # * the cell **searched here**: the best MiLeNAS λ = 1 search of the run store (highest
 #   last-epoch search-val accuracy, the paper's rule; shared with notebooks 1-3);
-# * **registered** cells: DARTS_V2 and the paper's MiLeNAS cells (GUIDE §5).
+# * **registered** cells: DARTS_V2 and the paper's MiLeNAS cells (Table 1, genotypes from the authors' code).
 #
 # Our error is the **final-epoch** test error, mean ± std over seeds, never the best
-# epoch (the authors' code keeps the best epoch, i.e. selects on the test set; GUIDE §3.5).
+# epoch (the authors' code keeps the best epoch, i.e. selects on the test set; docs/PROTOCOL.md).
 # The quoted rows of the paper sit beside ours, marked as quoted.
 
 # %% tags=["parameters"]
@@ -44,24 +44,26 @@ train_overrides = None    # TrainConfig fields; None: the notebook default of th
                           # (smoke: 2 epochs, batch 16, 500 train / 500 test images; paper: the paper's protocol)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
 from milenas_lib import plots
-from milenas_lib.records import tables
 
-out = ex.notebook_outputs("06_cifar10_evaluation", preset, output_root, seeds=seeds,
-                          train_overrides=train_overrides, genotypes=genotypes)
-searches = ex.search_runs(["milenas_lam1"], seeds, preset, output_root=output_root, overrides=search_overrides,
-                          device=device, data_root=data_root, reuse_only=reuse_only) if include_searched else []
-candidates = ex.evaluation_candidates(searches, genotypes, preset, ex.TABLE1_GENOTYPES)
+nb = ex.Notebook("06_cifar10_evaluation", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 train_overrides=train_overrides, genotypes=genotypes, include_searched=include_searched,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+searches = nb.search(["milenas_lam1"]) if nb.include_searched else []
+candidates = ex.evaluation_candidates(searches, nb.genotypes, nb.preset, ex.TABLE1_GENOTYPES)
 candidates
 
 # %%
-records = ex.train_runs(candidates, seeds, preset, "cifar10",
-                        overrides=ex.train_overrides_for(preset, "cifar10", train_overrides), output_root=output_root,
-                        device=device, data_root=data_root, reuse_only=reuse_only)
-detail = ex.train_detail(records, preset)
+records = nb.train(candidates, "cifar10")
+detail = nb.detail(records)
 detail
 
 # %% [markdown]
@@ -71,10 +73,9 @@ detail
 # paper's numbers. Their "params" column is the size of the network trained here.
 
 # %%
-table = tables.table1(records)
-out.save_table(table, "table1_cifar10", "Table 1: CIFAR-10 test error, params, search cost; the paper's rows "
-               "(quoted) and ours (final-epoch error over seeds)", data_source=ex.train_data_source(records),
-               n=ex.train_n(records), provenance_info=ex.train_provenance(records, device), paper_table=True)
+table = ex.table1(records)
+nb.save_table(table, "table1_cifar10", "Table 1: CIFAR-10 test error, params, search cost; the paper's rows "
+              "(quoted) and ours (final-epoch error over seeds)", records, paper_table=True)
 ex.table_rows(table, "ours")
 
 # %%
@@ -82,15 +83,13 @@ ex.table_rows(table, "quoted")
 
 # %%
 fig = plots.fig_table1(table, detail)
-out.save_figure(fig, "table1_cifar10", "Table 1 as a figure: the paper's rows (quoted) and the networks trained "
-                "here", data_source=ex.train_data_source(records), n=ex.train_n(records))
+nb.save_figure(fig, "table1_cifar10", "Table 1 as a figure: the paper's rows (quoted) and the networks trained "
+               "here", records)
 
 # %% [markdown]
 # ## Training curves
 
 # %%
 curves = ex.training_frame(records)
-out.save_table(curves, "table1_training_curves", "Per-epoch training records behind Table 1",
-               data_source=ex.train_data_source(records), n=ex.train_n(records),
-               provenance_info=ex.train_provenance(records, device))
+nb.save_table(curves, "table1_training_curves", "Per-epoch training records behind Table 1", records)
 curves.round(3)

@@ -44,36 +44,38 @@ imagenet_root = None      # ImageFolder tree of ImageNet; None: see above
 train_overrides = None    # TrainConfig fields; None: the notebook default of the preset (the preset as is)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
 from milenas_lib import plots
-from milenas_lib.records import tables
 
-out = ex.notebook_outputs("07_imagenet_transfer", preset, output_root, seeds=seeds, imagenet_root=imagenet_root,
-                          train_overrides=train_overrides, genotypes=genotypes)
-root, data_note = ex.imagenet_root(preset, imagenet_root)
+nb = ex.Notebook("07_imagenet_transfer", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
+                 imagenet_root=imagenet_root, train_overrides=train_overrides, genotypes=genotypes,
+                 include_searched=include_searched,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
 data_note
 
 # %%
-searches = ex.search_runs(["milenas_lam1"], seeds, preset, output_root=output_root, overrides=search_overrides,
-                          device=device, data_root=data_root, reuse_only=reuse_only) if include_searched else []
-candidates = ex.evaluation_candidates(searches, genotypes, preset, ex.TABLE2_GENOTYPES)
-records = ex.train_runs(candidates, seeds, preset, "imagenet",
-                        overrides=ex.train_overrides_for(preset, "imagenet", train_overrides), output_root=output_root,
-                        device=device, data_root=root, reuse_only=reuse_only) if root else []
-detail = ex.train_detail(records, preset) if records else f"preset {preset} · {data_note}"
+searches = nb.search(["milenas_lam1"]) if nb.include_searched else []
+candidates = ex.evaluation_candidates(searches, nb.genotypes, nb.preset, ex.TABLE2_GENOTYPES)
+records = nb.train(candidates, "imagenet", data_root=root) if root else []
+detail = nb.detail(records) if records else f"preset {nb.preset} · {data_note}"
 detail
 
 # %% [markdown]
 # ## Table 2
 
 # %%
-table = tables.table2(records)
-out.save_table(table, "table2_imagenet", "Table 2: ImageNet top-1/top-5 error, params, mult-adds, search cost; the "
-               "paper's rows (quoted), our network sizes, and ours trained", data_source=ex.train_data_source(records),
-               n=ex.train_n(records), provenance_info=ex.train_provenance(records, device), paper_table=True,
-               data_note=data_note)
+table = ex.table2(records)
+nb.save_table(table, "table2_imagenet", "Table 2: ImageNet top-1/top-5 error, params, mult-adds, search cost; the "
+              "paper's rows (quoted), our network sizes, and ours trained", records, paper_table=True,
+              data_note=data_note)
 ex.table_rows(table, "ours")
 
 # %% [markdown]
@@ -90,6 +92,5 @@ ex.table_rows(table, "quoted")
 
 # %%
 fig = plots.fig_table2(table, detail, ex.chance_error(records))
-out.save_figure(fig, "table2_imagenet", "Table 2 as a figure: the paper's rows (quoted), network sizes of the "
-                "registered cells at the paper's ImageNet setting, and the networks trained here",
-                data_source=ex.train_data_source(records), n=ex.train_n(records))
+nb.save_figure(fig, "table2_imagenet", "Table 2 as a figure: the paper's rows (quoted), network sizes of the "
+               "registered cells at the paper's ImageNet setting, and the networks trained here", records)

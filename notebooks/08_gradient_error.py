@@ -50,25 +50,27 @@ lam = 1.0                 # λ of the MiLeNAS direction compared (and of the sea
 points = None             # measured states, start and end included; None: 5 for smoke, 11 for paper
 dtype = "float64"         # precision of the measurements along the trajectory
 sweep_epsilons = None     # ε values of panel (c); None: 1e-1, 1e-2, ..., 1e-10
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
 from milenas_lib import plots
 
-out = ex.notebook_outputs("08_gradient_error", preset, output_root, seeds=seeds, method=method, lam=lam,
-                          search_overrides=search_overrides)
-measured = ex.gradient_error_trajectory(preset, method=method, lam=lam, seed=ex.resolve_seeds(seeds, preset)[0],
-                                        points=ex.trajectory_points(preset, points), dtype=dtype,
-                                        sweep_epsilons=ex.sweep_epsilons(sweep_epsilons),
-                                        overrides=search_overrides, device=device, data_root=data_root,
-                                        output_root=output_root, reuse_only=reuse_only)
-record = {**measured["record"], "setting": method, "label": method}
-detail = ex.figure_detail([record], preset) + f" · one fixed batch of {record['config']['batch_size']}, {dtype}"
+nb = ex.Notebook("08_gradient_error", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, method=method,
+                 lam=lam, points=points, dtype=dtype, sweep_epsilons=sweep_epsilons,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+measured = nb.gradient_error(nb.method, nb.lam, points=nb.points, dtype=nb.dtype, sweep_epsilons=nb.sweep_epsilons)
+record = {**measured["record"], "setting": nb.method, "label": nb.method}
+detail = nb.detail([record]) + f" · one fixed batch of {record['config']['batch_size']}, {nb.dtype}"
 detail
 
 # %%
 fig = plots.fig_gradient_error(measured["trajectory"], measured["sweep"], detail)
-out.save_figure(fig, "gradient_error", "Finite-difference (Eq. 7) against exact one-step hypergradient along a "
+nb.save_figure(fig, "gradient_error", "Finite-difference (Eq. 7) against exact one-step hypergradient along a "
                 "search, first-order directions beside it, and the error against epsilon", [record])
 
 # %% [markdown]
@@ -79,7 +81,7 @@ out.save_figure(fig, "gradient_error", "Finite-difference (Eq. 7) against exact 
 
 # %%
 trajectory = measured["trajectory"]
-out.save_table(trajectory, "gradient_error_trajectory", "Hypergradient errors and cosines at each measured state "
+nb.save_table(trajectory, "gradient_error_trajectory", "Hypergradient errors and cosines at each measured state "
                "of the search, for each finite-difference epsilon", [record])
 ex.trajectory_summary(trajectory)
 
@@ -88,7 +90,7 @@ ex.trajectory_summary(trajectory)
 
 # %%
 sweep = measured["sweep"]
-out.save_table(sweep, "gradient_error_epsilon_sweep", "Hypergradient error against the finite-difference epsilon "
+nb.save_table(sweep, "gradient_error_epsilon_sweep", "Hypergradient error against the finite-difference epsilon "
                "at the last state, float64 and float32", [record])
 sweep[["dtype", "epsilon", "second_order_relative_error", "total_relative_error", "total_cosine"]]
 

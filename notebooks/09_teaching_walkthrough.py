@@ -41,15 +41,20 @@ search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
 reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 output_root = None        # None: this checkout (results/ and figures/ in the repository)
 methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulations searched in section 4
+workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
+backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
+address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
+plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
 
 # %%
 from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import explorers, plots
+from milenas_lib.space import GENOTYPES
 
-out = ex.notebook_outputs("09_teaching_walkthrough", preset, output_root, seeds=seeds,
-                          search_overrides=search_overrides)
-methods = ex.resolve_settings(methods)
-ex.operations_table()
+nb = ex.Notebook("09_teaching_walkthrough", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, methods=methods,
+                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+plots.show_table(ex.operations_table())
 
 # %% [markdown]
 # Between node j and node i (j < i) there is one **edge**; a cell has 2 + 3 + 4 + 5 = 14
@@ -57,8 +62,8 @@ ex.operations_table()
 # per edge. Here is the cell DARTS found (2nd-order DARTS, 2.76% error on CIFAR-10):
 
 # %%
-fig = plots.fig_genotype(ex.GENOTYPES["DARTS_V2"], "The DARTS_V2 cells (DARTS paper)", "an example of the search space")
-out.save_figure(fig, "teaching_darts_v2_cells", "The DARTS_V2 normal and reduction cell, an example of the space",
+fig = plots.fig_genotype(GENOTYPES["DARTS_V2"], "The DARTS_V2 cells (DARTS paper)", "an example of the search space")
+nb.save_figure(fig, "teaching_darts_v2_cells", "The DARTS_V2 normal and reduction cell, an example of the space",
                 data_source="genotype quoted from the DARTS paper")
 
 # %% [markdown]
@@ -67,7 +72,7 @@ out.save_figure(fig, "teaching_darts_v2_cells", "The DARTS_V2 normal and reducti
 # differentiable NAS trains one **supernet** that contains all of them:
 
 # %%
-ex.supernet_summary()
+plots.show_table(ex.supernet_summary())
 
 # %% [markdown]
 # ## 2. The continuous relaxation (Eq. 8)
@@ -84,12 +89,12 @@ ex.supernet_summary()
 # %%
 relaxation = ex.relaxation_demo()
 fig = plots.fig_relaxation(relaxation["table"])
-out.save_figure(fig, "teaching_relaxation", "Eq. 8 on one edge: alpha and the softmax mixing weights",
+nb.save_figure(fig, "teaching_relaxation", "Eq. 8 on one edge: alpha and the softmax mixing weights",
                 data_source="random input to one supernet edge")
-relaxation["table"].round(3)
+plots.show_table(relaxation["table"])
 
 # %%
-f"largest difference between the edge's output and Σ p_k o_k(x): {relaxation['max_difference']:.1e}"
+print(f"largest difference between the edge's output and Σ p_k o_k(x): {relaxation['max_difference']:.1e}")
 
 # %% [markdown]
 # After the search, the discrete cell keeps, for each node, the two edges whose best
@@ -115,7 +120,7 @@ f"largest difference between the edge's output and Σ p_k o_k(x): {relaxation['m
 # Every method in the kit is a small *update rule* driven by one search loop:
 
 # %%
-ex.rules_table()
+plots.show_table(ex.rules_table())
 
 # %% [markdown]
 # MiLeNAS' rule, as code; compare it with Eq. 5:
@@ -132,24 +137,24 @@ print(ex.rule_source("milenas"))
 # mechanics, not to reproduce the paper.
 
 # %%
-records = ex.search_runs(methods, seeds, preset, output_root=output_root, overrides=search_overrides,
-                         device=device, data_root=data_root, reuse_only=reuse_only)
+records = nb.search(nb.methods)
 epochs = ex.records_frame(records)
-detail = ex.figure_detail(records, preset)
-fig = plots.fig_learning_curves(epochs, methods, detail)
-out.save_figure(fig, "teaching_learning_curves", "Train and search-val accuracy of a tiny search with three "
+detail = nb.detail(records)
+fig = plots.fig_learning_curves(ex.curves(epochs, ["train_acc", "val_acc"]), nb.methods, detail)
+nb.save_figure(fig, "teaching_learning_curves", "Train and search-val accuracy of a tiny search with three "
                 "formulations", records)
 
 # %%
 final = ex.final_table(epochs, ["train_acc", "val_acc", "gap"])
-out.save_table(final, "teaching_final_epoch", "Last-epoch accuracies of the tiny search", records)
-final
+nb.save_table(final, "teaching_final_epoch", "Last-epoch accuracies of the tiny search", records)
+plots.show_table(final)
 
 # %% [markdown]
 # Time per search and passes per step (the cost side of the comparison):
 
 # %%
-ex.search_time_frame(records)[["label", "time_s", "alpha_step_s", "w_step_s", "passes_per_step"]].round(1)
+plots.show_table(ex.search_time_frame(records)[["label", "time_s", "alpha_step_s", "w_step_s", "passes_per_step"]],
+                 precision=1)
 
 # %% [markdown]
 # The cells MiLeNAS derived:
@@ -157,10 +162,21 @@ ex.search_time_frame(records)[["label", "time_s", "alpha_step_s", "w_step_s", "p
 # %%
 fig = plots.fig_genotype(ex.final_genotype(ex.records_of(records, "milenas_lam1")[0]),
                          "Cells derived by the tiny MiLeNAS search", detail)
-out.save_figure(fig, "teaching_milenas_cells", "Cells derived by the tiny MiLeNAS search", records)
+nb.save_figure(fig, "teaching_milenas_cells", "Cells derived by the tiny MiLeNAS search", records)
 
 # %% [markdown]
-# ## 5. Exercises
+# ## 5. λ, live
+#
+# Pick λ on the slider and press *run search*: a tiny MiLeNAS search (3 cells, 20 + 20
+# synthetic images, seconds on a CPU) redraws its train and search-val accuracy and
+# their gap after every epoch; earlier runs stay in the plot, faint, for comparison.
+# λ = 0 is single-level. On such toy data one run is noisy: run a λ twice to see how much.
+
+# %%
+explorers.live_search(lam=1.0)
+
+# %% [markdown]
+# ## 6. Exercises
 #
 # 1. Rerun section 4 with `search_overrides={"epochs": 6}`. Which formulation has the
 #    largest train - val gap? Is that what the paper's Fig. 2 predicts?

@@ -57,3 +57,32 @@ def test_overrides_never_mutate_the_preset():
     assert base.epochs == 2 and changed.epochs == 7
     with pytest.raises(AttributeError):
         base.epochs = 3  # type: ignore[misc]
+
+
+def test_presets_and_overrides():
+    paper = search_config("paper", method="milenas")
+    assert (paper.C, paper.layers, paper.batch_size, paper.epochs) == (16, 8, 64, 50)
+    gdas = search_config("paper", method="gdas")
+    assert (gdas.batch_size, gdas.epochs) == (128, 250)
+    assert search_config("smoke", method="gdas").batch_size == search_config("smoke").batch_size
+    assert search_config("smoke", method="darts_2nd", epochs=3).epochs == 3
+    with pytest.raises(ConfigError, match="must be int"):
+        search_config("smoke", epochs=2.5)
+    with pytest.raises(ConfigError, match="valid settings"):
+        search_config("smoke", epoch=3)
+    with pytest.raises(ConfigError, match="valid presets are: paper, smoke"):
+        search_config("fast")
+
+
+def test_the_smoke_switch_runs_both_phases():
+    """The smoke preset's 2 epochs: 0.7 x 2 = 1.4 rounds to 1, so epoch 0 is
+    bilevel and epoch 1 MiLeNAS, with no switch_epoch written in the preset."""
+    config = search_config("smoke", method="switch")
+    assert config.switch_epoch is None and config.switch_at == 1 and config.epochs == 2
+
+
+def test_a_paper_switch_of_any_length_is_accepted():
+    for epochs, switch_at in ((50, 35), (200, 140), (10, 7)):
+        assert search_config("paper", method="switch", epochs=epochs).switch_at == switch_at
+    with pytest.raises(ConfigError, match="switch_fraction"):
+        search_config("paper", method="switch", switch_fraction=0.0)

@@ -56,6 +56,7 @@ def torchrun_train(out: Path, processes: int) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                     reason="torch.distributed with gloo is needed")
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
@@ -74,8 +75,8 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
         assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-4)
         assert abs(a["test_top1"] - b["test_top1"]) <= 1 / 128  # one test image
 
-    weights_ddp = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["model"]
-    weights_single = load_checkpoint(tmp_path / "single" / "checkpoint.pt")["model"]
+    weights_ddp = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["state"]["model"]
+    weights_single = load_checkpoint(tmp_path / "single" / "checkpoint.pt")["state"]["model"]
     assert weights_ddp.keys() == weights_single.keys()
     for name, value in weights_ddp.items():
         if "running" in name:

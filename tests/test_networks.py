@@ -1,4 +1,4 @@
-"""Evaluation networks and their DARTS-convention size figures (GUIDE §4, §5)."""
+"""Evaluation networks and their DARTS-convention size figures (docs/PROTOCOL.md, "Evaluation")."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +18,7 @@ from milenas_lib.networks import (
 )
 from milenas_lib.space import GENOTYPES, Genotype
 
-#: CIFAR-10 parameter counts in millions, as the papers print them (GUIDE §5).
+#: CIFAR-10 parameter counts in millions, as the papers print them (Table 1; DARTS).
 PAPER_CIFAR_PARAMS_M = {
     "DARTS_V2": 3.35,  # 3,349,342 in DARTS
     "MILENAS_2_34": 3.87,
@@ -142,7 +142,7 @@ def test_darts_v2_figures_match_darts() -> None:
     imagenet = network_summary(GENOTYPES["DARTS_V2"], "imagenet")
     assert cifar["params"] == 3_349_342
     assert imagenet["params"] == 4_718_752
-    # DARTS prints 574M; counting conv + linear as GUIDE §4 says gives 530M, as
+    # DARTS prints 574M; counting conv + linear (DARTS' convention) gives 530M, as
     # others found (quark0/darts issue #46: 523M); see networks/counting.py.
     assert imagenet["mult_adds"] == 529_911_552
 

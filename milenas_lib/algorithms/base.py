@@ -4,13 +4,17 @@ A rule sees one :class:`SearchContext` (the supernet, both optimizers, the
 loss) and one paired batch; it updates α and w and returns a
 :class:`StepStats`.  The helpers here are the only places that run a
 forward/backward pass, step the weights (with clipping on w, never on α) or
-step α, so every rule counts its passes the same way.
+step α, so every rule counts its passes the same way, and they time
+themselves (α side or w side, into ``ctx.clock``), so a rule's ``step`` holds
+its equation and nothing else.
 """
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +38,7 @@ class SearchContext:
     bf16: bool = False                   # bf16 autocast of every forward pass (off: see docs/PERFORMANCE.md)
     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None  # cosine schedule of the w learning rate
     layout: torch.memory_format = torch.contiguous_format              # memory format of the model and its inputs
+    clock: "StepClock" = field(default_factory=lambda: StepClock())    # α-side and w-side seconds of the passes
 
     @classmethod
     def from_config(cls, config: "SearchConfig", num_classes: int = 10,
@@ -71,6 +76,10 @@ class SearchContext:
     def alphas(self) -> list[nn.Parameter]:
         return self.model.alphas()
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.alpha_normal.device
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -96,26 +105,73 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class Timer:
-    """Wall time of a block, synchronised on GPUs so kernels are counted."""
+@dataclass
+class StepClock:
+    """Wall time spent on the α side and on the w side of the search since the
+    last :meth:`take`, synchronised on GPUs so kernels are counted.  The pass
+    helpers below measure themselves, so a rule's ``step`` holds only its
+    equation; a measurement inside another counts once (the outer one)."""
 
-    def __init__(self, device: torch.device):
-        self.device, self.seconds = device, 0.0
+    alpha_s: float = 0.0
+    w_s: float = 0.0
+    depth: int = 0
 
-    def __enter__(self) -> "Timer":
-        synchronize(self.device)
-        self._start = time.perf_counter()
-        return self
+    @contextmanager
+    def measure(self, side: str, device: torch.device) -> Iterator[None]:
+        if self.depth:
+            yield
+            return
+        synchronize(device)
+        start = time.perf_counter()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            synchronize(device)
+            setattr(self, f"{side}_s", getattr(self, f"{side}_s") + time.perf_counter() - start)
 
-    def __exit__(self, *exc: object) -> None:
-        synchronize(self.device)
-        self.seconds += time.perf_counter() - self._start
+    def take(self) -> tuple[float, float]:
+        """``(alpha_s, w_s)`` since the last call, and start again from zero."""
+        seconds = (self.alpha_s, self.w_s)
+        self.alpha_s = self.w_s = 0.0
+        return seconds
 
 
+Helper = TypeVar("Helper", bound=Callable[..., Any])
+
+
+def timed(side: str) -> Callable[[Helper], Helper]:
+    """Count a pass helper's wall time on ``side`` (``"alpha"`` or ``"w"``) of ``ctx.clock``."""
+    if side not in ("alpha", "w"):
+        raise ValueError(f"side must be 'alpha' or 'w', got {side!r}")
+
+    def decorate(helper: Helper) -> Helper:
+        @functools.wraps(helper)
+        def timed_helper(ctx: SearchContext, *args: Any, **kwargs: Any) -> Any:
+            with ctx.clock.measure(side, ctx.device):
+                return helper(ctx, *args, **kwargs)
+        return timed_helper  # type: ignore[return-value]
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class TrainPass:
+    """One forward+backward on a train batch: the loss and logits it saw and,
+    when asked for, ∇α L_tr at the same point (w's gradients are in ``.grad``)."""
+
+    loss: torch.Tensor
+    logits: torch.Tensor
+    y: torch.Tensor
+    alpha_grad: Optional[list[torch.Tensor]] = None
+
+
+@timed("w")
 def train_pass(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: Optional[ArchWeights] = None,
-               alphas_too: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward + backward filling ``.grad`` of w (and of α when ``alphas_too``)
-    with ∇L(w, α) at one point."""
+               alphas_too: bool = True) -> TrainPass:
+    """Forward + backward filling ``.grad`` of w with ∇w L(w, α) and, when
+    ``alphas_too``, returning ∇α L(w, α) at the same point (one pass)."""
     ctx.w_optimizer.zero_grad(set_to_none=True)
     targets = ctx.weights()
     if alphas_too:
@@ -124,9 +180,11 @@ def train_pass(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: Optio
     logits = ctx.forward(x, arch)
     loss = ctx.loss_fn(logits, y)
     loss.backward(inputs=targets)
-    return loss.detach(), logits.detach()
+    alpha_grad = [a.grad.detach().clone() for a in ctx.alphas()] if alphas_too else None
+    return TrainPass(loss.detach(), logits.detach(), y, alpha_grad)
 
 
+@timed("alpha")
 def alpha_gradient(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: Optional[ArchWeights] = None,
                    ) -> list[torch.Tensor]:
     """∇α L(w, α) only: backpropagates through the network but computes no
@@ -135,12 +193,21 @@ def alpha_gradient(ctx: SearchContext, x: torch.Tensor, y: torch.Tensor, arch: O
     return list(torch.autograd.grad(loss, ctx.alphas()))
 
 
-def step_weights(ctx: SearchContext) -> None:
-    """One SGD step on w, the gradient norm of w clipped (never α's, GUIDE §3.2)."""
+@timed("w")
+def step_weights(ctx: SearchContext, zero_fill: bool = False) -> None:
+    """One SGD step on w, the gradient norm of w clipped (never α's: docs/PROTOCOL.md).
+
+    ``zero_fill`` gives every weight without a gradient a zero one, so SGD's
+    momentum and weight decay still act on it (the Gumbel rules; GumbelArch)."""
+    if zero_fill:
+        for p in ctx.weights():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
     nn.utils.clip_grad_norm_(ctx.weights(), ctx.grad_clip)
     ctx.w_optimizer.step()
 
 
+@timed("alpha")
 def step_alphas(ctx: SearchContext, gradients: Sequence[torch.Tensor]) -> None:
     """One Adam step on α along ``gradients`` (left in ``α.grad`` for inspection)."""
     for alpha, grad in zip(ctx.alphas(), gradients):
@@ -152,6 +219,13 @@ def correct(logits: torch.Tensor, y: torch.Tensor) -> int:
     return int((logits.argmax(dim=1) == y).sum())
 
 
+def step_stats(ctx: SearchContext, train: TrainPass) -> StepStats:
+    """The step's report: ``train``'s loss and accuracy (the pass that moved w)
+    and the α-side and w-side seconds the helpers measured since the last report."""
+    alpha_s, w_s = ctx.clock.take()
+    return StepStats(float(train.loss), correct(train.logits, train.y), len(train.y), alpha_s, w_s)
+
+
 class UpdateRule:
     """One search algorithm: how α and w move on one paired batch.
 
@@ -160,7 +234,7 @@ class UpdateRule:
     """
 
     name: str = ""
-    #: forward+backward passes per step (GUIDE §2)
+    #: forward+backward passes per step (docs/PROTOCOL.md, "Update rules")
     passes: int = 0
 
     def new_epoch(self, epoch: int, epochs: int) -> None:

@@ -5,7 +5,7 @@ Everything evaluates the supernet at *other* weights through
 ``torch.func.functional_call``, so no model is copied or rebuilt per step and
 the real batch-norm running statistics are never touched by hypothetical
 weights.  α is neither stepped by the unroll nor perturbed by the finite
-difference (GUIDE §2-3).
+difference, as in the DARTS paper (docs/PROTOCOL.md, "Where the kit differs").
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Mapping
 
 import torch
 
-from .base import SearchContext
+from .base import SearchContext, timed
 
 Weights = dict[str, torch.Tensor]
 
@@ -79,6 +79,7 @@ class Hypergradient:
         return [d - self.xi * s for d, s in zip(self.direct, self.second_order)]
 
 
+@timed("alpha")
 def darts_hypergradient(ctx: SearchContext, x_train: torch.Tensor, y_train: torch.Tensor,
                         x_val: torch.Tensor, y_val: torch.Tensor, xi: float, epsilon_scale: float = 0.01
                         ) -> Hypergradient:
@@ -87,10 +88,11 @@ def darts_hypergradient(ctx: SearchContext, x_train: torch.Tensor, y_train: torc
     unrolled = unrolled_weights(ctx, x_train, y_train, xi)
     for w in unrolled.values():
         w.requires_grad_(True)
-    names = list(unrolled)
+    names, alphas = list(unrolled), ctx.alphas()
     val_loss = loss_at(ctx, unrolled, x_val, y_val)
-    grads = torch.autograd.grad(val_loss, ctx.alphas() + [unrolled[n] for n in names])
-    direct, v = list(grads[:2]), dict(zip(names, grads[2:]))
+    grads = torch.autograd.grad(val_loss, alphas + [unrolled[n] for n in names])
+    # g1 = ∇α L_val(w', α) (one tensor per α: normal, reduce); v = ∇w' L_val(w', α).
+    direct, v = list(grads[:len(alphas)]), dict(zip(names, grads[len(alphas):]))
     return Hypergradient(direct, finite_difference_hvp(ctx, x_train, y_train, v, epsilon_scale), xi)
 
 

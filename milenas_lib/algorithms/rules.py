@@ -1,31 +1,23 @@
 """The update rules of the paper, each a small strategy for one search loop.
 
-=================  ==========================================  ======
-rule               α-gradient                                  passes
-=================  ==========================================  ======
-single_level       ∇α L_tr(w, α)                    (Eq. 3)    1
-darts_1st          ∇α L_val(w, α)                   (Eq. 1)    2
-darts_2nd          ∇α L_val(w', α) − ξ HVP          (Eq. 6-7)  5
-milenas            ∇α L_tr + λ ∇α L_val             (Eq. 5)    2 (3 in the authors' order)
-switch             darts_2nd for K epochs, then milenas        5 → 2
-gdas               darts_1st on hard Gumbel samples            2
-milenas_gumbel     milenas on hard Gumbel samples              2
-=================  ==========================================  ======
-
-w always descends ``∇w L_tr`` (clipped, SGD with momentum and weight decay).
+Each ``step`` is its equation, line by line; the pass helpers of
+:mod:`.base` run the passes, clip w and measure the time.  Which rule a
+method name builds, its α-gradient as text and its passes per step are
+registered in :mod:`.methods`.  w always descends ``∇w L_tr(w, α)``
+(clipped SGD with momentum and weight decay).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from ..config import SearchConfig
 from ..space.supernet import ArchWeights, Supernet
-from .base import (Batch, SearchContext, StepStats, Timer, UpdateRule, alpha_gradient, correct, step_alphas,
+from .base import (Batch, SearchContext, StepStats, TrainPass, UpdateRule, alpha_gradient, step_alphas, step_stats,
                    step_weights, train_pass)
 from .hypergradient import darts_hypergradient
-from .sampling import ArchSampler, GumbelArch, SoftmaxArch
+from .methods import ORDERS
+from .sampling import ArchSampler, SoftmaxArch
 
 
 def mixed_level_gradient(train_grad: list[torch.Tensor], val_grad: list[torch.Tensor], lam: float
@@ -35,21 +27,28 @@ def mixed_level_gradient(train_grad: list[torch.Tensor], val_grad: list[torch.Te
     return [t + lam * v for t, v in zip(train_grad, val_grad)]
 
 
-def _alpha_grads(ctx: SearchContext) -> list[torch.Tensor]:
-    return [a.grad.detach().clone() for a in ctx.alphas()]
-
-
 class SampledRule(UpdateRule):
-    """A rule whose forward passes take their op mixture from a sampler."""
+    """A rule whose forward passes take their op mixture from a sampler
+    (softmax(α) of Eq. 8 unless told otherwise)."""
 
-    def __init__(self, sampler: ArchSampler):
-        self.sampler = sampler
+    def __init__(self, sampler: Optional[ArchSampler] = None):
+        self.sampler = sampler if sampler is not None else SoftmaxArch()
 
     def new_epoch(self, epoch: int, epochs: int) -> None:
         self.sampler.new_epoch(epoch, epochs)
 
     def arch(self, ctx: SearchContext) -> Optional[ArchWeights]:
         return self.sampler.train_arch(ctx.model)
+
+    def step_weights(self, ctx: SearchContext) -> None:
+        """The w step; a Gumbel sampler asks for zero-filled gradients (see GumbelArch)."""
+        step_weights(ctx, zero_fill=self.sampler.zero_fills_weight_grads)
+
+    def descend_w(self, ctx: SearchContext, batch: Batch) -> TrainPass:
+        """``w ← w − η_w ∇w L_tr(w, α)`` on the train batch (one pass)."""
+        train = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx), alphas_too=False)
+        self.step_weights(ctx)
+        return train
 
     def eval_arch(self, model: Supernet) -> Optional[ArchWeights]:
         return self.sampler.eval_arch(model)
@@ -63,13 +62,6 @@ class SampledRule(UpdateRule):
     def load_state_dict(self, state: dict) -> None:
         self.sampler.load_state_dict(state["sampler"])
 
-    def _w_step(self, ctx: SearchContext, batch: Batch, timer: Timer) -> StepStats:
-        """w ← w − η ∇w L_tr(w, α) on the train batch (one pass)."""
-        with timer:
-            loss, logits = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx), alphas_too=False)
-            step_weights(ctx)
-        return StepStats(float(loss), correct(logits, batch.y_train), len(batch.y_train), 0.0, timer.seconds)
-
 
 class SingleLevel(SampledRule):
     """Eq. 3: ``min_{w,α} L_tr``; one train pass gives both gradients."""
@@ -77,17 +69,14 @@ class SingleLevel(SampledRule):
     name, passes = "single_level", 1
 
     def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
-        timer = Timer(batch.x_train.device)
-        with timer:
-            loss, logits = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx))
-            train_grad = _alpha_grads(ctx)
-            step_weights(ctx)
-            step_alphas(ctx, train_grad)
-        return StepStats(float(loss), correct(logits, batch.y_train), len(batch.y_train), 0.0, timer.seconds)
+        train = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx))  # ∇w L_tr, ∇α L_tr at (w, α)
+        self.step_weights(ctx)                                                 # w ← w − η_w ∇w L_tr
+        step_alphas(ctx, train.alpha_grad)                                     # α ← α − η_α ∇α L_tr
+        return step_stats(ctx, train)
 
 
 class FirstOrderBilevel(SampledRule):
-    """DARTS 1st order (Eq. 1 with w* ≈ w): α descends ``∇α L_val(w, α)``.
+    """DARTS 1st order (Eq. 1-2 with w*(α) ≈ w): α descends ``∇α L_val(w, α)``.
 
     ``w_first`` runs the w step before the α step, as GDAS does; DARTS steps α
     first.
@@ -95,19 +84,16 @@ class FirstOrderBilevel(SampledRule):
 
     name, passes = "darts_1st", 2
 
-    def __init__(self, sampler: ArchSampler, w_first: bool = False, name: str = "darts_1st"):
+    def __init__(self, sampler: Optional[ArchSampler] = None, w_first: bool = False, name: str = "darts_1st"):
         super().__init__(sampler)
         self.w_first, self.name = w_first, name
 
     def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
-        device = batch.x_train.device
-        alpha_timer, w_timer = Timer(device), Timer(device)
-        stats = self._w_step(ctx, batch, w_timer) if self.w_first else None
-        with alpha_timer:
-            step_alphas(ctx, alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx)))
-        stats = stats or self._w_step(ctx, batch, w_timer)
-        stats.alpha_s = alpha_timer.seconds
-        return stats
+        train = self.descend_w(ctx, batch) if self.w_first else None
+        val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))  # ∇α L_val at (w, α)
+        step_alphas(ctx, val_grad)                                                # α ← α − η_α ∇α L_val
+        train = train or self.descend_w(ctx, batch)
+        return step_stats(ctx, train)
 
 
 class SecondOrderDarts(SampledRule):
@@ -118,13 +104,9 @@ class SecondOrderDarts(SampledRule):
     name, passes = "darts_2nd", 5
 
     def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
-        alpha_timer, w_timer = Timer(batch.x_train.device), Timer(batch.x_train.device)
-        with alpha_timer:
-            hyper = darts_hypergradient(ctx, batch.x_train, batch.y_train, batch.x_val, batch.y_val, xi=ctx.lr)
-            step_alphas(ctx, hyper.total)
-        stats = self._w_step(ctx, batch, w_timer)
-        stats.alpha_s = alpha_timer.seconds
-        return stats
+        hyper = darts_hypergradient(ctx, batch.x_train, batch.y_train, batch.x_val, batch.y_val, xi=ctx.lr)
+        step_alphas(ctx, hyper.total)                  # α ← α − η_α (g1 − ξ g2), Eq. 6-7
+        return step_stats(ctx, self.descend_w(ctx, batch))
 
 
 class MixedLevel(SampledRule):
@@ -137,39 +119,35 @@ class MixedLevel(SampledRule):
     separate pass computes ∇w L_tr at the new α: 3 passes.
     """
 
-    passes = 2
-
-    def __init__(self, sampler: ArchSampler, lam: float, order: str = "simultaneous", name: str = "milenas"):
+    def __init__(self, lam: float, order: str = "simultaneous", sampler: Optional[ArchSampler] = None,
+                 name: str = "milenas"):
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; valid orders are: {', '.join(ORDERS)}")
         super().__init__(sampler)
         self.lam, self.order, self.name = lam, order, name
         self.passes = 2 if order == "simultaneous" else 3
 
     def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
-        device = batch.x_train.device
-        alpha_timer, w_timer = Timer(device), Timer(device)
-        if self.order == "simultaneous":
-            with w_timer:
-                loss, logits = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx))
-                train_grad = _alpha_grads(ctx)
-            with alpha_timer:
-                val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))
-            with w_timer:
-                step_weights(ctx)
-            with alpha_timer:
-                step_alphas(ctx, mixed_level_gradient(train_grad, val_grad, self.lam))
-            return StepStats(float(loss), correct(logits, batch.y_train), len(batch.y_train),
-                             alpha_timer.seconds, w_timer.seconds)
-        with alpha_timer:
-            train_grad = alpha_gradient(ctx, batch.x_train, batch.y_train, self.arch(ctx))
-            val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))
-            step_alphas(ctx, mixed_level_gradient(train_grad, val_grad, self.lam))
-        stats = self._w_step(ctx, batch, w_timer)
-        stats.alpha_s = alpha_timer.seconds
-        return stats
+        if self.order == "alpha_then_w":
+            return self.step_alpha_then_w(ctx, batch)
+        train = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx))      # ∇w L_tr, ∇α L_tr at (w, α)
+        val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))  # ∇α L_val at (w, α)
+        self.step_weights(ctx)                                                     # w ← w − η_w ∇w L_tr
+        direction = mixed_level_gradient(train.alpha_grad, val_grad, self.lam)     # ∇α L_tr + λ ∇α L_val
+        step_alphas(ctx, direction)                                                # α ← α − η_α · direction
+        return step_stats(ctx, train)
+
+    def step_alpha_then_w(self, ctx: SearchContext, batch: Batch) -> StepStats:
+        """The authors' order: α first from two α-only passes, then w at the new α."""
+        train_grad = alpha_gradient(ctx, batch.x_train, batch.y_train, self.arch(ctx))
+        val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))
+        step_alphas(ctx, mixed_level_gradient(train_grad, val_grad, self.lam))
+        return step_stats(ctx, self.descend_w(ctx, batch))                         # ∇w L_tr at the new α
 
 
 class Switch(UpdateRule):
-    """Bilevel (DARTS 2nd order) for the first K epochs, then MiLeNAS (Fig. 3a)."""
+    """Bilevel (DARTS 2nd order) before epoch ``switch_epoch``, MiLeNAS from
+    it on (§3.2, Fig. 3a); each epoch's record names the rule it ran."""
 
     name, passes = "switch", 5
 
@@ -189,30 +167,4 @@ class Switch(UpdateRule):
         return self.active.eval_arch(model)
 
     def describe(self) -> dict:
-        return {"phase": self.active.name}
-
-
-RuleFactory = Callable[[SearchConfig], UpdateRule]
-
-
-def _gumbel(config: SearchConfig) -> GumbelArch:
-    # The sampler's own stream, derived from the run seed, so that data order
-    # and samples are independent and both restored on resume.
-    return GumbelArch(config.tau_max, config.tau_min, seed=config.seed + 1_000_003)
-
-
-RULES: dict[str, RuleFactory] = {
-    "single_level": lambda c: SingleLevel(SoftmaxArch()),
-    "darts_1st": lambda c: FirstOrderBilevel(SoftmaxArch()),
-    "darts_2nd": lambda c: SecondOrderDarts(SoftmaxArch()),
-    "milenas": lambda c: MixedLevel(SoftmaxArch(), c.lam, c.order),
-    "switch": lambda c: Switch(SecondOrderDarts(SoftmaxArch()), MixedLevel(SoftmaxArch(), c.lam, c.order),
-                               c.switch_epoch),
-    "gdas": lambda c: FirstOrderBilevel(_gumbel(c), w_first=True, name="gdas"),
-    "milenas_gumbel": lambda c: MixedLevel(_gumbel(c), c.lam, c.order, name="milenas_gumbel"),
-}
-
-
-def make_rule(config: SearchConfig) -> UpdateRule:
-    """The update rule ``config.method`` names (configs validate the name)."""
-    return RULES[config.method](config)
+        return {"phase": self.active.name, **self.active.describe()}

@@ -8,11 +8,15 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ..config import GUMBEL_ESTIMATORS
 from ..space.supernet import ArchWeights, Supernet
 
 
 class SoftmaxArch:
     """DARTS relaxation: every op weighted by softmax(α)."""
+
+    #: every op runs, so every weight gets a gradient; nothing to fill
+    zero_fills_weight_grads = False
 
     def new_epoch(self, epoch: int, epochs: int) -> None:
         """The relaxation has no schedule."""
@@ -66,10 +70,23 @@ def argmax_arch(model: Supernet) -> ArchWeights:
 
 
 class GumbelArch:
-    """GDAS sampling: a fresh hard sample per cell type per forward pass."""
+    """GDAS sampling: a fresh hard sample per cell type per forward pass.
 
-    def __init__(self, tau_max: float, tau_min: float, seed: int):
-        self.tau_max, self.tau_min = tau_max, tau_min
+    ``estimator`` says how the unsampled ops enter ∇α (``sampled_only``,
+    ``sampled_scalar`` or ``straight_through``; space/supernet.py ArchWeights).
+
+    ``zero_fills_weight_grads``: ops that were not sampled leave their weights
+    without a gradient, and SGD skips a parameter whose ``.grad`` is None, so
+    those weights would freeze (no momentum, no weight decay).  The authors
+    ran PyTorch 1.2, whose ``zero_grad()`` left zero tensors, so momentum and
+    decay acted on every weight at every step; the w step matches that by
+    giving every weight without a gradient a zero one.
+    """
+
+    zero_fills_weight_grads = True
+
+    def __init__(self, tau_max: float, tau_min: float, seed: int, estimator: str = GUMBEL_ESTIMATORS[0]):
+        self.tau_max, self.tau_min, self.estimator = tau_max, tau_min, estimator
         self.tau = tau_max
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -79,13 +96,13 @@ class GumbelArch:
     def train_arch(self, model: Supernet) -> ArchWeights:
         normal, normal_index = hard_gumbel_softmax(model.alpha_normal, self.tau, self.generator)
         reduce, reduce_index = hard_gumbel_softmax(model.alpha_reduce, self.tau, self.generator)
-        return ArchWeights(normal, reduce, normal_index, reduce_index)
+        return ArchWeights(normal, reduce, normal_index, reduce_index, self.estimator)
 
     def eval_arch(self, model: Supernet) -> ArchWeights:
         return argmax_arch(model)
 
     def describe(self) -> dict:
-        return {"tau": self.tau}
+        return {"tau": self.tau, "gumbel_estimator": self.estimator}
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "tau": self.tau}

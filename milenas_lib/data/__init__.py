@@ -6,9 +6,11 @@ from .cifar10 import (
     ARCHIVE_SHA256,
     CIFAR10_CLASSES,
     ArchiveError,
+    CacheDirError,
     ChecksumError,
     DataNotFoundError,
     ImageSet,
+    cifar10_imagefolder,
     decode_jpeg_archive,
     file_sha256,
     load_cifar10,
@@ -17,8 +19,8 @@ from .cifar10 import (
     verify_sha256,
 )
 from .loaders import PairedBatches, SearchData, TensorBatches, derive_seed, make_search_data
-from .split import check_disjoint, search_split
-from .synthetic import synthetic_cifar
+from .split import DataSizeError, check_disjoint, search_split
+from .synthetic import dataset_images, synthetic_cifar
 
 __all__ = [
     "ARCHIVE_NAME",
@@ -27,14 +29,18 @@ __all__ = [
     "CIFAR_MEAN",
     "CIFAR_STD",
     "ArchiveError",
+    "CacheDirError",
     "ChecksumError",
     "DataNotFoundError",
+    "DataSizeError",
     "ImageSet",
     "PairedBatches",
     "SearchData",
     "TensorBatches",
     "check_disjoint",
+    "cifar10_imagefolder",
     "cutout",
+    "dataset_images",
     "decode_jpeg_archive",
     "derive_seed",
     "file_sha256",

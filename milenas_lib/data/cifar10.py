@@ -10,7 +10,8 @@ Resolution order of :func:`load_cifar10`:
 
 1. ``data_root`` (or ``MILENAS_DATA_ROOT``) holding torchvision's ``cifar-10-batches-py``;
 2. the JPEG archive (``archive``, ``MILENAS_CIFAR10_ARCHIVE``, ``<data_root>/``,
-   ``../shared/datasets/`` next to the repository or the working directory),
+   ``../shared/datasets/`` next to the repository or the working directory, the
+   last two only when no data root is named: an empty data root is an error),
    checked by sha256, decoded once and cached as ``.npz``;
 3. ``download=True``: torchvision downloads the official data into ``data_root``;
 4. otherwise :class:`DataNotFoundError`, listing where the kit looked.
@@ -22,6 +23,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tarfile
 import tempfile
 import warnings
@@ -65,6 +67,10 @@ class ArchiveError(ValueError):
 
 class ChecksumError(ArchiveError):
     """The archive's sha256 is not the expected one (a partial copy or a different file)."""
+
+
+class CacheDirError(ValueError):
+    """The cache folder cannot hold the decoded arrays (it is a file, say); the message says what to do."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,8 +209,13 @@ def read_jpeg_archive(
     if not archive_path.is_file():
         raise DataNotFoundError(f"JPEG archive {archive_path} does not exist")
     sha256 = verify_sha256(archive_path, expected_sha256)
-    cache_path = resolve_cache_dir(cache_dir) / f"cifar10-jpeg-{_CACHE_FORMAT}-{sha256}.npz"
-    arrays = _read_cache(cache_path)
+    folder = resolve_cache_dir(cache_dir)
+    blocker = next((part for part in (folder, *folder.parents) if part.exists()), None)
+    if blocker is not None and not blocker.is_dir():  # checked before the decode, which takes seconds
+        raise CacheDirError(f"cache folder {folder} cannot be created: {blocker} is a file; set MILENAS_CACHE_DIR "
+                            "to a folder (or remove that file)")
+    cache_path = folder / f"cifar10-jpeg-{_CACHE_FORMAT}-{sha256}.npz"
+    arrays = _read_cache(cache_path, classes)
     if arrays is None:
         arrays = decode_jpeg_archive(archive_path, classes)
         _write_cache(cache_path, arrays)
@@ -216,15 +227,18 @@ def read_jpeg_archive(
     )
 
 
-def _read_cache(path: Path) -> dict[str, torch.Tensor] | None:
-    """The cached arrays, or None when absent or unreadable (then we decode again)."""
+def _read_cache(path: Path, classes: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
+    """The cached arrays, or None when absent, unreadable or inconsistent (then we decode again)."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as cached:
-            return {key: torch.from_numpy(cached[key]) for key in _ARRAY_KEYS}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        warnings.warn(f"ignoring unreadable cache {path} ({error}); decoding the archive again", stacklevel=3)
+            arrays = {key: torch.from_numpy(cached[key]) for key in _ARRAY_KEYS}
+        ImageSet(**arrays, classes=classes, source="cache")  # shapes, dtypes and labels agree
+        return arrays
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        warnings.warn(f"ignoring unreadable or inconsistent cache {path} ({error}); decoding the archive again "
+                      "and rewriting the cache", stacklevel=3)
         return None
 
 
@@ -309,9 +323,14 @@ def load_cifar10(
             )
         return read_jpeg_archive(named_path, cache_dir=cache_dir)
     candidates = _archive_candidates(root)
-    for candidate in candidates:
-        if candidate.is_file():
-            return read_jpeg_archive(candidate, cache_dir=cache_dir)
+    usable = [candidate for candidate in candidates if candidate.is_file()]
+    if usable:
+        if root is not None and usable[0] != root / ARCHIVE_NAME and not download:
+            # A named data root without data is a mistake, not a reason to read another copy.
+            raise DataNotFoundError(
+                f"data root {root} (from --data-root / MILENAS_DATA_ROOT) holds neither {TORCHVISION_FOLDER} nor "
+                f"{ARCHIVE_NAME}; put CIFAR-10 there, fix the path, or unset it to use {usable[0]}")
+        return read_jpeg_archive(usable[0], cache_dir=cache_dir)
 
     if download:
         if root is None:
@@ -335,3 +354,32 @@ def load_cifar10(
         f"  2. set MILENAS_CIFAR10_ARCHIVE to the offline JPEG archive {ARCHIVE_NAME} (sha256 {ARCHIVE_SHA256});\n"
         "  3. pass download=True (needs internet) so torchvision downloads CIFAR-10 into the data root."
     )
+
+
+def cifar10_imagefolder(data_root: str | os.PathLike[str] | None = None,
+                        cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """CIFAR-10 in ImageFolder layout (``train/``, ``test/``), extracted once from
+    the offline JPEG archive into the cache: a stand-in that runs the ImageNet
+    code path on a CPU.  Records say its classes are CIFAR-10's, never ImageNet."""
+    target = resolve_cache_dir(cache_dir) / "cifar10-imagefolder"
+    if (target / "train").is_dir() and (target / "test").is_dir():
+        return target
+    named = os.environ.get("MILENAS_CIFAR10_ARCHIVE")
+    candidates = ([Path(named)] if named else []) + _archive_candidates(Path(data_root) if data_root else None)
+    archive = next((c for c in candidates if c.is_file()), None)
+    if archive is None:
+        raise DataNotFoundError(f"the CIFAR-10 JPEG archive {ARCHIVE_NAME} (sha256 {ARCHIVE_SHA256}) was not found "
+                                f"in {', '.join(map(str, candidates))}; set MILENAS_CIFAR10_ARCHIVE")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".cifar10-imagefolder.", dir=target.parent))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(scratch, filter="data")
+        # The archive holds train/ and test/ at its top (or under one folder).
+        if (scratch / "train").is_dir():
+            os.replace(scratch, target)
+        else:
+            os.replace(next(p for p in scratch.iterdir() if (p / "train").is_dir()), target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target

@@ -6,7 +6,7 @@ in torchvision's ``ImageFolder`` layout::
     ROOT/train/<class>/<image>.JPEG
     ROOT/val/<class>/<image>.JPEG      (or ROOT/test/<class>/...)
 
-Transforms follow DARTS' ``train_imagenet.py`` (GUIDE §4): random-resized
+Transforms follow DARTS' ``train_imagenet.py`` (docs/PROTOCOL.md): random-resized
 crop, horizontal flip and colour jitter for training; resize to 256 and a
 224 centre crop for evaluation.  ``resolution`` scales both (the evaluation
 resize stays at 256/224 of it), so the same code runs at 32 px on a CPU, for
@@ -33,6 +33,7 @@ from torchvision.datasets import ImageFolder
 
 from .cifar10 import CIFAR10_CLASSES, DataNotFoundError
 from .loaders import derive_seed
+from .split import DataSizeError
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -102,7 +103,7 @@ def first_per_class(labels: Sequence[int] | torch.Tensor, per_class: int | None)
     for label in torch.unique(labels).tolist():
         members = torch.nonzero(labels == label).flatten()
         if members.numel() < per_class:
-            raise ValueError(f"class {label} has {members.numel()} images, fewer than the {per_class} per class "
+            raise DataSizeError(f"class {label} has {members.numel()} images, fewer than the {per_class} per class "
                              "asked for; lower train_per_class / test_per_class")
         chosen.append(members[:per_class])
     return torch.cat(chosen).sort().values
@@ -192,7 +193,7 @@ def make_imagefolder_data(
     eval_indices = first_per_class(eval_set.targets, test_per_class)
     eval_shard = Subset(eval_set, eval_indices[rank::world_size].tolist())
     if len(train_subset) < batch_size * world_size:
-        raise ValueError(f"{len(train_subset)} training images give no full global batch of "
+        raise DataSizeError(f"{len(train_subset)} training images give no full global batch of "
                          f"{batch_size * world_size}; lower the batch size or use more images")
 
     sampler = DistributedSampler(train_subset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,

@@ -17,7 +17,7 @@ import torch
 from .augment import cutout as apply_cutout
 from .augment import normalize, random_crop_flip
 from .cifar10 import ImageSet
-from .split import search_split
+from .split import DataSizeError, search_split
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -54,7 +54,7 @@ class TensorBatches:
         if indices.numel() and not 0 <= int(indices.min()) <= int(indices.max()) < images_u8.shape[0]:
             raise ValueError(f"indices must lie in [0, {images_u8.shape[0]})")
         if drop_last and indices.numel() < batch_size:
-            raise ValueError(
+            raise DataSizeError(
                 f"{indices.numel()} images give no full batch of {batch_size}; "
                 "lower the batch size or use more images"
             )

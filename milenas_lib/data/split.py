@@ -9,6 +9,10 @@ from __future__ import annotations
 import torch
 
 
+class DataSizeError(ValueError):
+    """The data holds too few images for a setting (a batch, a per-class count); the message names the fix."""
+
+
 def check_disjoint(first: torch.Tensor, second: torch.Tensor) -> None:
     """Raise ValueError when two index sets share an element (data leaking between halves)."""
     shared = first[torch.isin(first, second)]
@@ -43,9 +47,9 @@ def search_split(
         train_size = members.numel() - val_size
         if per_class is not None:
             if per_class > val_size:
-                raise ValueError(
+                raise DataSizeError(
                     f"class {label} has {members.numel()} images, too few for {per_class} in each half; "
-                    f"lower per_class to at most {val_size}"
+                    f"lower per_class to at most {val_size} (--set per_class={val_size})"
                 )
             train_size = val_size = per_class
         train_parts.append(members[:train_size])

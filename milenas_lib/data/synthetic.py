@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .cifar10 import ImageSet
+from .cifar10 import ImageSet, load_cifar10
 
 _NOISE_STD = 40.0  # in uint8 units: visible noise, yet class colours stay separable
 
@@ -43,3 +43,11 @@ def synthetic_cifar(
         source="synthetic",
         source_detail={"seed": seed, "note": "random class-coloured noise for unit tests; not CIFAR-10"},
     )
+
+
+def dataset_images(dataset: str, *, seed: int = 0, data_root: str | None = None) -> ImageSet:
+    """The images a search config names: the synthetic stand-in (drawn from
+    ``seed``) for ``"synthetic"``, else CIFAR-10 from ``data_root`` or the usual places."""
+    if dataset == "synthetic":
+        return synthetic_cifar(seed=seed)
+    return load_cifar10(data_root=data_root)

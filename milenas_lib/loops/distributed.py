@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -84,6 +84,24 @@ def all_reduce_sums(values: Sequence[float], context: DistributedContext, device
     totals = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(totals, op=dist.ReduceOp.SUM)
     return totals.tolist()
+
+
+def gather_objects(value: Any, context: DistributedContext) -> list:
+    """``value`` from every process, in rank order (a list of one for a single process)."""
+    if not context.enabled:
+        return [value]
+    gathered: list = [None] * context.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def any_process(flag: bool, context: DistributedContext, device: torch.device) -> bool:
+    """Whether ``flag`` is true on any process (the same answer everywhere)."""
+    if not context.enabled:
+        return flag
+    value = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def average_buffers(model: nn.Module, context: DistributedContext) -> None:

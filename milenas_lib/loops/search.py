@@ -10,8 +10,6 @@ evaluation, and peak memory; plus the model-size buckets (Fig. 6).
 from __future__ import annotations
 
 import math
-import resource
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,31 +17,22 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..algorithms.base import Batch, SearchContext
-from ..algorithms.rules import make_rule
+from ..algorithms.methods import make_rule
 from ..config import SearchConfig
-from ..data import load_cifar10, make_search_data, synthetic_cifar
+from ..data import dataset_images, make_search_data
 from ..networks import cifar_params
-from ..records.io import load_checkpoint, read_json, save_checkpoint, write_json
-from ..records.guard import ensure_free_space, run_lock, state_bytes
-from ..records.provenance import provenance, resolve_device
+from ..progress import tqdm
+from ..records.identity import RECORD_FORMAT, run_identity
+from ..records.io import json_ready
+from ..records.provenance import peak_memory_mib, provenance, resolve_device
+from ..records.run_dir import RunDir
 from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
 from ..space.genotype import Genotype
 from ..space.supernet import Supernet, arch_entropy
 
-RECORD_FORMAT = 1
-RECORD_NAME, CHECKPOINT_NAME = "record.json", "checkpoint.pt"
 PARAM_BUCKET_WIDTH = 500_000
-
-
-class GPUOutOfMemoryError(RuntimeError):
-    """The run did not fit in GPU memory; the message suggests a batch size."""
-
-
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint that belongs to another run configuration or record format."""
 
 
 @dataclass
@@ -55,19 +44,6 @@ class SearchResult:
     @property
     def genotype(self) -> Genotype:
         return Genotype.from_dict(self.record["genotype"])
-
-
-def peak_memory_mib(device: torch.device) -> float:
-    """CUDA allocator peak on a GPU, the process's peak RSS on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _image_set(config: SearchConfig):
-    if config.dataset == "synthetic":
-        return synthetic_cifar(seed=config.seed)
-    return load_cifar10(data_root=config.data_root)
 
 
 @torch.no_grad()
@@ -101,21 +77,6 @@ def update_buckets(buckets: dict, epoch: int, val_acc: float, genotype: Genotype
             buckets[table][key] = entry
 
 
-
-
-
-
-
-
-
-
-def _config_identity(config: SearchConfig) -> dict:
-    """The settings a checkpoint must agree with to be resumed (all but the
-    ones that only affect where and how fast it runs)."""
-    exclude = {"device", "num_threads", "data_root", "checkpoint_every_steps", "channels_last", "bf16"}
-    return {k: v for k, v in config.to_dict().items() if k not in exclude}
-
-
 def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: Optional[int] = None,
                progress: bool = True) -> SearchResult:
     """Search (or resume) into ``out_dir``; returns the record.
@@ -123,32 +84,24 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
     ``stop_after_steps`` stops after that many steps of this call, with a
     checkpoint written, as an interruption would (for tests and time-boxed
     jobs); the next call resumes.  A second run on the same directory while
-    this one lives is refused.
+    this one lives is refused; SIGINT or SIGTERM checkpoint at the next step
+    and raise :class:`RunInterrupted`.
     """
-    out_dir = Path(out_dir)
     resolve_device(config.device)  # a missing GPU is refused before anything is written
-    fresh = not out_dir.exists()
-    try:
-        with run_lock(out_dir):
-            return _search(config, out_dir, stop_after_steps, progress)
-    except torch.cuda.OutOfMemoryError:
-        raise GPUOutOfMemoryError(
-            f"out of GPU memory at batch size {config.batch_size}; try --batch-size "
-            f"{max(config.batch_size // 2, 1)} (the learning rates were tuned for {config.batch_size}, "
-            f"so compare such runs with care)") from None
-    finally:
-        # A run that failed before its first record leaves no directory behind.
-        if fresh and out_dir.exists() and not (out_dir / RECORD_NAME).exists():
-            shutil.rmtree(out_dir, ignore_errors=True)
+    half = max(config.batch_size // 2, 1)
+    advice = (f"at batch size {config.batch_size}; try --batch-size {half} (the learning rates were tuned for "
+              f"{config.batch_size}, so compare such runs with care)")
+    with RunDir(out_dir, oom_advice=advice) as run:
+        return _search(config, run, stop_after_steps, progress)
 
 
-def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int], progress: bool) -> SearchResult:
+def _search(config: SearchConfig, run: RunDir, stop_after_steps: Optional[int], progress: bool) -> SearchResult:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
-    image_set = _image_set(config)
+    image_set = dataset_images(config.dataset, seed=config.seed, data_root=config.data_root)
     data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class)
     ctx = SearchContext.from_config(config, num_classes=len(image_set.classes), device=device)
     model, w_optimizer, alpha_optimizer, scheduler, layout = (
@@ -159,26 +112,28 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the search-train half "
                          f"({len(data.split[0])} images); lower --batch-size or use more data")
-    record = {
-        "format": RECORD_FORMAT, "kind": "search", "config": config.to_dict(), "seed": config.seed,
-        "method": config.method, "lam": config.lam, "order": config.order,
-        **provenance(device, image_set.provenance()),
-        "steps_per_epoch": steps_per_epoch, "passes_per_step": rule.passes,
-        "supernet_weights": sum(p.numel() for p in model.weights()),
-        "epochs": [], "buckets": {"convs": {}, "params": {}},
-        "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
-        "deterministic": is_deterministic(device),
-    }
+    identity = run_identity(config, image_set.source)
+    resumed = run.resume(identity)
+    if resumed is not None and resumed["record"].get("completed"):
+        run.publish(resumed["record"])  # a kill may have come between the last checkpoint and its record
+        return SearchResult(run.path, resumed["record"], completed=True)
+
     start_epoch, start_batch = 0, 0
     running = {"loss": 0.0, "correct": 0, "n": 0, "alpha_s": 0.0, "w_s": 0.0}
-    checkpoint_path, record_path = out_dir / CHECKPOINT_NAME, out_dir / RECORD_NAME
-
-    if checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
-        if state.get("format") != RECORD_FORMAT or state.get("identity") != _config_identity(config):
-            raise CheckpointMismatchError(
-                f"{checkpoint_path} was written by another configuration or record format; "
-                f"choose another --out directory or delete the old run")
+    if resumed is None:
+        record = {
+            "format": RECORD_FORMAT, "kind": "search", "identity": identity, "config": config.to_dict(),
+            "seed": config.seed, "method": config.method, "lam": config.lam, "order": config.order,
+            **provenance(device, image_set.provenance()),
+            "steps_per_epoch": steps_per_epoch, "passes_per_step": rule.passes,
+            "switch_at": config.switch_at,  # switch: the resolved first MiLeNAS epoch (config has the fraction)
+            "supernet_weights": sum(p.numel() for p in model.weights()),
+            "epochs": [], "buckets": {"convs": {}, "params": {}},
+            "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
+            "deterministic": is_deterministic(device),
+        }
+    else:
+        record, state = resumed["record"], resumed["state"]
         model.load_state_dict(state["model"])
         w_optimizer.load_state_dict(state["w_optimizer"])
         alpha_optimizer.load_state_dict(state["alpha_optimizer"])
@@ -186,21 +141,14 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
         rule.load_state_dict(state["rule"])
         restore_rng(state["rng"])
         start_epoch, start_batch, running = state["epoch"], state["batch"], state["running"]
-        previous = read_json(record_path)
-        record.update({k: previous[k] for k in ("epochs", "buckets", "genotype", "time_s")})
-        record["resumed"] = previous.get("resumed", 0) + 1
+        record["resumed"] = record.get("resumed", 0) + 1
 
     def checkpoint(epoch: int, batch: int) -> None:
-        state = {
-            "format": RECORD_FORMAT, "identity": _config_identity(config),
+        run.commit(record, {
             "model": model.state_dict(), "w_optimizer": w_optimizer.state_dict(),
             "alpha_optimizer": alpha_optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "rule": rule.state_dict(), "rng": rng_state(),
-            "epoch": epoch, "batch": batch, "running": dict(running),
-        }
-        ensure_free_space(out_dir, state_bytes(state))
-        save_checkpoint(checkpoint_path, state)
-        write_json(record_path, record)
+            "rule": rule.state_dict(), "rng": rng_state(), "epoch": epoch, "batch": batch, "running": dict(running),
+        })
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -219,13 +167,10 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
             batch = Batch(x_tr.contiguous(memory_format=layout), y_tr, x_val.contiguous(memory_format=layout), y_val)
             stats = rule.step(ctx, batch)
             if not math.isfinite(stats.train_loss) or not all_finite(model):
-                # The state is already stepped with it: keep the last good
-                # checkpoint on disk and record only the failure.
-                message = (f"non-finite train loss or weights at epoch {epoch}, step {batch_index}; the last "
-                           f"good checkpoint in {out_dir} is kept (lower the learning rates to continue)")
-                record["failure"] = message
-                write_json(record_path, record)
-                raise FloatingPointError(message)
+                # The state is already stepped with it: the checkpoint on disk is the last good one.
+                raise run.fail(record, f"non-finite train loss or weights at epoch {epoch}, step {batch_index}",
+                               f"lower the learning rates, e.g. --set w_lr={config.w_lr / 2:g} --set "
+                               f"alpha_lr={config.alpha_lr / 2:g}, and run into a new --out directory")
             running["loss"] += stats.train_loss * stats.n
             running["correct"] += stats.train_correct
             running["n"] += stats.n
@@ -233,14 +178,17 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
             running["w_s"] += stats.w_s
             steps_this_call += 1
             done = batch_index + 1
-            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-                record["time_s"] += time.perf_counter() - epoch_start
-                checkpoint(epoch, done)
-                return SearchResult(out_dir, record, completed=False)
-            if config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0 and done < steps_per_epoch:
+            stop = stop_after_steps is not None and steps_this_call >= stop_after_steps
+            every = config.checkpoint_every_steps
+            if stop or run.stop_requested or done < steps_per_epoch and (
+                    every and done % every == 0 or run.checkpoint_due(config.checkpoint_every_minutes)):
                 record["time_s"] += time.perf_counter() - epoch_start
                 epoch_start = time.perf_counter()
                 checkpoint(epoch, done)
+                if stop:
+                    return SearchResult(run.path, json_ready(record), completed=False)
+                if run.stop_requested:
+                    raise run.interruption(epoch, done)
         start_batch = 0
         lrs = {"w_lr": ctx.lr, "alpha_lr": alpha_optimizer.param_groups[0]["lr"]}
         scheduler.step()
@@ -252,7 +200,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
         params = cifar_params(genotype)
         train_loss = running["loss"] / running["n"]
         train_acc = running["correct"] / running["n"]
-        record["epochs"].append({
+        record["epochs"].append(json_ready({  # a snapshot: α keeps moving after this epoch
             "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "gap": train_acc - val_acc,
             "alphas": {"normal": model.alpha_normal, "reduce": model.alpha_reduce},
@@ -265,7 +213,7 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
             **lrs, **rule.describe(),
             "alpha_step_s": running["alpha_s"], "w_step_s": running["w_s"], "eval_s": eval_s,
             "peak_mem_mib": peak_memory_mib(device),
-        })
+        }))
         update_buckets(record["buckets"], epoch, val_acc, genotype, params)
         record["genotype"] = genotype.to_dict()
         record["params"] = params
@@ -275,4 +223,6 @@ def _search(config: SearchConfig, out_dir: Path, stop_after_steps: Optional[int]
         epochs_bar.set_postfix(val_acc=f"{val_acc:.3f}", gap=f"{train_acc - val_acc:+.3f}")
         record["completed"] = epoch + 1 == config.epochs
         checkpoint(epoch + 1, 0)
-    return SearchResult(out_dir, record, completed=True)
+        if run.stop_requested and not record["completed"]:
+            raise run.interruption(epoch + 1, 0)
+    return SearchResult(run.path, json_ready(record), completed=True)

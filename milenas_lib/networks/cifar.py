@@ -1,4 +1,4 @@
-"""The DARTS CIFAR-10 evaluation network (20 cells, C = 36, GUIDE §4)."""
+"""The DARTS CIFAR-10 evaluation network (20 cells, C = 36; docs/PROTOCOL.md, "Evaluation")."""
 from __future__ import annotations
 
 import torch

@@ -1,18 +1,24 @@
-"""Model-size figures in the DARTS convention (GUIDE §4).
+"""Model-size figures in the DARTS convention (docs/PROTOCOL.md, "Evaluation").
 
 * Parameters: every weight except the auxiliary head's (DARTS
   ``count_parameters_in_MB`` leaves out names containing "auxiliary").
-* Mult-adds: convolution and linear layers only, batch 1, model in eval mode
-  (so the auxiliary head does not run); pooling, BN, ReLU and additions are
-  free.  A conv costs output elements x (in_channels / groups) x kernel area,
-  so depthwise convs cost one kernel per output element.
+* Mult-adds (convention ``conv_linear``, the default): convolution and linear
+  layers only, batch 1, model in eval mode (so the auxiliary head does not
+  run); pooling, BN, ReLU and additions are free.  A conv costs output
+  elements x (in_channels / groups) x kernel area, so depthwise convs cost one
+  kernel per output element.
+* Convention ``all_layers`` adds one mult-add per output element of every
+  BN, ReLU and node addition, the kernel area per output element of every
+  pooling, and one per input element of the global pooling.
 
 The parameter counts reproduce DARTS exactly (DARTS_V2: 3,349,342 on
 CIFAR-10, 4,718,752 on ImageNet).  The DARTS paper's 574M mult-adds for
-DARTS_V2 on ImageNet is not reproduced by this convention, which gives 530M;
-adding BN, ReLU and pooling reaches only about 541M.  DARTS never published its
-counter, and others got the same shortfall (quark0/darts issue #46: 523M with
-conv + linear, 545M with a counter that also counts BN and activations).
+DARTS_V2 on ImageNet is reproduced by neither convention: ``conv_linear``
+gives 529.9M, ``all_layers`` 542.3M, and no choice of layers, input size or
+auxiliary head that was tried reaches 574M (docs/PROTOCOL.md).  DARTS never
+published its counter, and others got the same shortfall (quark0/darts issue
+#46: 523M with conv + linear, 545M with a counter that also counts BN and
+activations).
 
 The summaries build the networks on the ``meta`` device: shapes propagate
 without allocating or computing anything, which keeps the counts cheap enough
@@ -30,10 +36,14 @@ from torch import nn
 from ..space.genotype import Genotype
 from ..space.operations import unknown_name_message
 from .base import AuxiliaryHead, CellNetwork
+from .cell import Cell
 from .cifar import NetworkCIFAR
 from .imagenet import NetworkImageNet
 
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d)
+#: What a mult-add count includes; the first is the default (DARTS' convention; docs/PROTOCOL.md).
+MULT_ADD_CONVENTIONS: tuple[str, ...] = ("conv_linear", "all_layers")
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class EvaluationSetting:
     resolution: int
 
 
-#: The evaluation networks of the paper (GUIDE §4).
+#: The evaluation networks of the paper (§3.3, Appendix B.1.1; docs/PROTOCOL.md, "Evaluation").
 EVALUATION_SETTINGS: dict[str, EvaluationSetting] = {
     "cifar10": EvaluationSetting(NetworkCIFAR, C=36, layers=20, num_classes=10, resolution=32),
     "imagenet": EvaluationSetting(NetworkImageNet, C=48, layers=14, num_classes=1000, resolution=224),
@@ -62,10 +72,14 @@ def count_params(model: nn.Module, include_aux: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) not in excluded)
 
 
-def count_mult_adds(model: nn.Module, input_size: tuple[int, ...]) -> int:
-    """Mult-adds of conv and linear layers for one input of shape ``input_size``
-    (without the batch dimension, e.g. ``(3, 224, 224)``), counted by forward
-    hooks in eval mode.  The model's training flag is restored afterwards."""
+def count_mult_adds(model: nn.Module, input_size: tuple[int, ...], convention: str = "conv_linear") -> int:
+    """Mult-adds for one input of shape ``input_size`` (without the batch
+    dimension, e.g. ``(3, 224, 224)``), counted by forward hooks in eval mode:
+    conv and linear layers (``conv_linear``), or also BN, ReLU, pooling and the
+    cells' node additions (``all_layers``).  The model's training flag is
+    restored afterwards."""
+    if convention not in MULT_ADD_CONVENTIONS:
+        raise ValueError(unknown_name_message("mult-add convention", convention, MULT_ADD_CONVENTIONS))
     total = 0
 
     def count_conv(module: nn.Conv1d | nn.Conv2d | nn.Conv3d, inputs: tuple, output: torch.Tensor) -> None:
@@ -77,12 +91,32 @@ def count_mult_adds(model: nn.Module, input_size: tuple[int, ...]) -> int:
         rows = output.numel() // module.out_features
         total += rows * module.in_features * module.out_features
 
+    def count_elements(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total  # BN, ReLU, and a cell's four node sums (one addition per element)
+        total += output.numel()
+
+    def count_pool(module: nn.MaxPool2d | nn.AvgPool2d, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.kernel_size
+        total += output.numel() * (kernel * kernel if isinstance(kernel, int) else math.prod(kernel))
+
+    def count_global_pool(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        total += inputs[0].numel()
+
     hooks = []
     for module in model.modules():
         if isinstance(module, CONV_TYPES):
             hooks.append(module.register_forward_hook(count_conv))
         elif isinstance(module, nn.Linear):
             hooks.append(module.register_forward_hook(count_linear))
+        elif convention == "all_layers":
+            if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, Cell)):
+                hooks.append(module.register_forward_hook(count_elements))
+            elif isinstance(module, POOL_TYPES):
+                hooks.append(module.register_forward_hook(count_pool))
+            elif isinstance(module, nn.AdaptiveAvgPool2d):
+                hooks.append(module.register_forward_hook(count_global_pool))
     reference = next(model.parameters(), None)
     device = reference.device if reference is not None else torch.device("cpu")
     dtype = reference.dtype if reference is not None else torch.get_default_dtype()

@@ -1,4 +1,4 @@
-"""The DARTS ImageNet (mobile setting) evaluation network (14 cells, C = 48, GUIDE §4)."""
+"""The DARTS ImageNet (mobile setting) evaluation network (14 cells, C = 48; docs/PROTOCOL.md, "Evaluation")."""
 from __future__ import annotations
 
 import torch

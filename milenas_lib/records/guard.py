@@ -11,9 +11,12 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import torch
+
+
+LOCK_NAME = ".lock"
 
 
 class RunLockedError(RuntimeError):
@@ -24,24 +27,43 @@ class DiskSpaceError(OSError):
     """Not enough free disk space to write a checkpoint safely."""
 
 
-@contextmanager
-def run_lock(out_dir: Path) -> Iterator[None]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(out_dir / ".lock", "w")
-    try:
+def acquire_lock(folder: Path) -> IO[str]:
+    """An open handle on ``folder/.lock`` holding its ``flock`` (close it to release).
+
+    The folder must exist.  After locking, the handle must still be the file
+    at ``.lock``: a run that removed its own new folder on failure may have
+    unlinked the file this process locked, which then guards nothing.
+    """
+    for _ in range(3):
+        handle = open(folder / LOCK_NAME, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunLockedError(f"another run is writing into {out_dir}; wait for it to finish or choose "
+            handle.close()
+            raise RunLockedError(f"another run is writing into {folder}; wait for it to finish or choose "
                                  f"another --out directory") from None
-        handle.write(str(os.getpid()))
-        handle.flush()
-        # Temporary files of a writer killed mid-write: never the real file, safe to drop.
-        for stale in out_dir.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        try:
+            if os.stat(folder / LOCK_NAME).st_ino == os.fstat(handle.fileno()).st_ino:
+                handle.truncate(0)
+                handle.write(str(os.getpid()))
+                handle.flush()
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
+        folder.mkdir(exist_ok=True)
+    raise RunLockedError(f"{folder} is being created and removed by another run; try again")
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block (the folder is created if needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = acquire_lock(folder)
+    try:
         yield
     finally:
-        handle.close()  # releases the lock
+        handle.close()
 
 
 def state_bytes(state: object) -> int:

@@ -1,22 +1,45 @@
 """Files that are either whole or absent: write to a temporary file in the
 same folder, fsync, then rename over the target (atomic on POSIX), so a run
-killed mid-write never leaves a truncated record or checkpoint."""
+killed mid-write never leaves a truncated record or checkpoint.
+
+Temporary files are named ``.<target>.<random>.tmp`` and created with the
+process's umask (a record is as readable as any file the user writes, not
+0600); :func:`remove_stale_temporaries` removes only such names.  Checkpoints
+are loaded with ``torch.load(weights_only=True)``: they hold only tensors,
+numbers, strings, lists and dicts, so a planted ``checkpoint.pt`` cannot
+run code.
+"""
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
-import tempfile
+import secrets
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any, Callable
 
 import torch
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def remove_stale_temporaries(folder: Path, names: tuple[str, ...]) -> None:
+    """Drop the temporary files a writer killed mid-write left for ``names``
+    (never the real files, never anybody else's files)."""
+    for name in names:
+        for stale in folder.glob(f".{name}.*.tmp"):
+            if len(stale.name) == len(f".{name}..tmp") + 12:  # our 12 hex digits
+                stale.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -24,25 +47,33 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _json_ready(value: Any) -> Any:
-    """Plain JSON: tensors become lists, non-finite floats become null."""
+def json_ready(value: Any) -> Any:
+    """Plain JSON values: tensors become lists (a snapshot, not a live view),
+    tuples lists, non-finite floats null, subclasses of str and numbers their
+    base type (what ``torch.load(weights_only=True)`` accepts)."""
     if isinstance(value, torch.Tensor):
-        return _json_ready(value.detach().cpu().tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return json_ready(value.detach().cpu().tolist())
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)  # a plain str: torch.__version__ is a subclass
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     return value
 
 
 def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(_json_ready(data), indent=1, allow_nan=False) + "\n"
+    text = json.dumps(json_ready(data), indent=1, allow_nan=False) + "\n"
     _atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
@@ -55,5 +86,5 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    # weights_only=False: the checkpoint holds RNG states and plain dicts we wrote ourselves.
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A checkpoint's state; raises on anything but tensors, numbers, strings, lists and dicts."""
+    return torch.load(path, map_location="cpu", weights_only=True)

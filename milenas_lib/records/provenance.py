@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+import resource
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -25,6 +26,13 @@ def git_commit() -> Optional[str]:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    """CUDA allocator peak on a GPU, the process's peak RSS on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def device_description(device: torch.device) -> str:

@@ -94,7 +94,13 @@ class Genotype:
     def from_dict(cls, data: Mapping) -> "Genotype":
         if not isinstance(data, Mapping) or "normal" not in data or "reduce" not in data:
             raise GenotypeError('a genotype JSON object needs the keys "normal" and "reduce"')
-        return cls(normal=tuple(map(tuple, data["normal"])), reduce=tuple(map(tuple, data["reduce"])))
+        cells = {}
+        for kind in ("normal", "reduce"):
+            edges = data[kind]
+            if not isinstance(edges, (list, tuple)) or not all(isinstance(e, (list, tuple)) for e in edges):
+                raise GenotypeError(f'genotype "{kind}" must be a list of [op, input] pairs, got {edges!r:.80}')
+            cells[kind] = tuple(map(tuple, edges))
+        return cls(**cells)
 
     @classmethod
     def from_json(cls, text: str) -> "Genotype":
@@ -134,7 +140,7 @@ class Genotype:
 
 
 def _cell(spec: str) -> tuple[Edge, ...]:
-    """Expand the GUIDE's shorthand, e.g. ``"sep3 0, skip 1"``, into edges."""
+    """Expand the shorthand ``"sep3 0, skip 1"`` (op, input node) into edges."""
     short = {"sep3": "sep_conv_3x3", "sep5": "sep_conv_5x5", "dil3": "dil_conv_3x3", "dil5": "dil_conv_5x5",
              "max": "max_pool_3x3", "avg": "avg_pool_3x3", "skip": "skip_connect"}
     edges = []
@@ -144,7 +150,7 @@ def _cell(spec: str) -> tuple[Edge, ...]:
     return tuple(edges)
 
 
-#: The genotypes behind the paper's results (GUIDE §5).
+#: The genotypes behind the paper's results (Table 1, Figs. 4-5) and DARTS' V1/V2.
 GENOTYPES: dict[str, Genotype] = {
     "DARTS_V1": Genotype(
         normal=_cell("sep3 1, sep3 0, skip 0, sep3 1, skip 0, sep3 1, sep3 0, skip 2"),
@@ -177,6 +183,19 @@ GENOTYPES: dict[str, Genotype] = {
 }
 
 
+def _check_finished_search(path: Path, record: Mapping) -> None:
+    """Only a finished search's genotype is its result; an interrupted or failed
+    one holds the genotype of some earlier epoch (or of the initial α)."""
+    failure = record.get("failure")
+    if failure:
+        raise GenotypeError(f"search record {path} is of a failed search ({' '.join(str(failure).split())}); "
+                            "use a finished search's record.json")
+    if record.get("completed") is not True:
+        planned = (record.get("config") or {}).get("epochs", "?")
+        raise GenotypeError(f"search record {path} is unfinished ({len(record.get('epochs') or [])} of {planned} "
+                            "epochs); rerun its search command to finish it, then train from the record")
+
+
 def resolve_genotype(name_or_source: str | Path | Genotype) -> Genotype:
     """A registered name, a path to a genotype JSON file, inline JSON, or text.
 
@@ -196,9 +215,11 @@ def resolve_genotype(name_or_source: str | Path | Genotype) -> Genotype:
         if not path.is_file():
             raise GenotypeError(f"genotype file {path} does not exist")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise GenotypeError(f"genotype file {path} is not valid JSON: {err}") from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise GenotypeError(f"genotype file {path} is not valid JSON text: {err}") from None
+        if isinstance(data, Mapping) and data.get("kind") == "search":
+            _check_finished_search(path, data)
         if isinstance(data, Mapping) and "genotype" in data and "normal" not in data:
             data = data["genotype"]  # a search record.json holds its final genotype under this key
         return Genotype.from_dict(data)

@@ -3,7 +3,7 @@
 Every operation maps ``C`` channels to ``C`` channels; with ``stride=2`` it halves
 the spatial size (used on the edges that leave the two input nodes of a
 reduction cell).  ``OPS`` is the registry by name; ``PRIMITIVES`` fixes the
-order in which the architecture parameters α index them (GUIDE §1).
+order in which the architecture parameters α index them (DARTS' order; docs/PROTOCOL.md).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ PRIMITIVES: tuple[str, ...] = (
 )
 
 #: Operations that hold convolution weights; their count per cell is the
-#: model-size bucket of the paper (Fig. 6, GUIDE §3 quirk 4).
+#: model-size bucket of the paper (Fig. 6, §2.3; docs/PROTOCOL.md, "Where the kit differs").
 CONV_OPS: frozenset[str] = frozenset(
     {"sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"}
 )
@@ -79,6 +79,13 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+# oneDNN's backward of a stride-2 1x1 conv with fewer output channels than this
+# aborts the process (double free or segfault) on the CPU with several threads
+# and an odd batch, in either memory format (torch 2.14, oneDNN 3.12); such
+# narrow convs appear in FactorizedReduce when the supernet's C is below 8.
+ONEDNN_STRIDED_1X1_MIN_CHANNELS = 8
+
+
 class FactorizedReduce(nn.Module):
     """Halve the resolution with two offset stride-2 1x1 convs, concatenated.
 
@@ -100,7 +107,13 @@ class FactorizedReduce(nn.Module):
         # The second branch is shifted by one pixel so the two halves see
         # complementary positions; odd sizes are padded instead of cropped.
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1)) if x.size(2) % 2 else x[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+        if x.device.type == "cpu" and self.conv_1.out_channels < ONEDNN_STRIDED_1X1_MIN_CHANNELS:
+            # The same maths by another kernel: a stride-2 1x1 conv reads only the even pixels.
+            halves = [nn.functional.conv2d(part[:, :, ::2, ::2], conv.weight)
+                      for part, conv in ((x, self.conv_1), (shifted, self.conv_2))]
+        else:
+            halves = [self.conv_1(x), self.conv_2(shifted)]
+        return self.bn(torch.cat(halves, dim=1))
 
 
 OpFactory = Callable[[int, int, bool], nn.Module]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import GUMBEL_ESTIMATORS
 from .genotype import EDGES_PER_NODE, NUM_NODES, Genotype
 from .operations import POOL_OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, make_op
 
@@ -30,19 +31,39 @@ class ArchWeights:
     """Per-edge mixing weights for one forward pass.
 
     ``normal``/``reduce`` are (14, 8) tensors.  When ``*_index`` is given (one
-    sampled op per edge, GDAS), only that op is computed and the others
-    contribute their weight as a constant 0 that still carries a gradient
-    (straight-through estimator).
+    sampled op per edge, GDAS), the weights are a straight-through one-hot and
+    ``estimator`` says how the unsampled ops enter the gradient of α (their
+    forward value is 0 in all three):
+
+    * ``sampled_only`` (default): only the sampled op is computed and the
+      other weights do not enter the graph (gradient 0 for them): the
+      authors' Gumbel network and GDAS' DARTS-space one, which skip ops whose
+      weight is below 1e-10.  One op per edge.
+    * ``sampled_scalar``: only the sampled op is computed; every other weight
+      is added to the node as a scalar, so its gradient is Σ ∂L/∂node (the
+      GDAS form of NAS-Bench-201).  One op per edge.
+    * ``straight_through``: every op is computed, so each weight's gradient
+      is ⟨∂L/∂node, o_k(x)⟩, the full straight-through estimator.  All ops
+      per edge, as costly as the softmax relaxation.
     """
 
     normal: torch.Tensor
     reduce: torch.Tensor
     normal_index: Optional[torch.Tensor] = None
     reduce_index: Optional[torch.Tensor] = None
+    estimator: str = GUMBEL_ESTIMATORS[0]
+
+    def __post_init__(self) -> None:
+        if self.estimator not in GUMBEL_ESTIMATORS:
+            raise ValueError(f"unknown Gumbel estimator {self.estimator!r}; valid Gumbel estimators are: "
+                             f"{', '.join(GUMBEL_ESTIMATORS)}")
 
     def for_cell(self, reduction: bool) -> tuple[torch.Tensor, Optional[list[int]]]:
+        """The cell's weights and, when only the sampled op is computed, its index per edge."""
         weights, index = (self.reduce, self.reduce_index) if reduction else (self.normal, self.normal_index)
-        return weights, (index.tolist() if index is not None else None)
+        if index is None or self.estimator == "straight_through":
+            return weights, None
+        return weights, index.tolist()
 
 
 class MixedOp(nn.Module):
@@ -58,12 +79,14 @@ class MixedOp(nn.Module):
             ops.append(op)
         self.ops = nn.ModuleList(ops)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: Optional[int] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: Optional[int] = None,
+                scalar_others: bool = False) -> torch.Tensor:
         if index is not None:
-            # Hard sample: compute only the chosen op; the other weights are 0
-            # in value but keep their straight-through gradient.
+            # Hard sample: compute only the chosen op.  The other weights are 0
+            # in value; with ``scalar_others`` they still carry a gradient
+            # (``sampled_scalar``), without it none (``sampled_only``).
             out = weights[index] * self.ops[index](x)
-            return out + (weights.sum() - weights[index])
+            return out + (weights.sum() - weights[index]) if scalar_others else out
         # The `none` op outputs zeros, so its term is skipped: same value, and
         # α_none still gets its gradient through the softmax of the others.
         return sum(w * op(x) for k, (w, op) in enumerate(zip(weights, self.ops)) if k != NONE_INDEX)
@@ -84,13 +107,14 @@ class SearchCell(nn.Module):
         )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
-                index: Optional[list[int]]) -> torch.Tensor:
+                index: Optional[list[int]], scalar_others: bool = False) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         edge = 0
         for _ in range(NUM_NODES):
             node = 0
             for state in states:
-                node = node + self.edges[edge](state, weights[edge], None if index is None else index[edge])
+                node = node + self.edges[edge](state, weights[edge], None if index is None else index[edge],
+                                               scalar_others)
                 edge += 1
             states.append(node)
         return torch.cat(states[2:], dim=1)
@@ -117,7 +141,7 @@ class Supernet(nn.Module):
             C_prev_prev, C_prev = C_prev, NUM_NODES * C_curr
         self.cells = nn.ModuleList(cells)
         self.classifier = nn.Linear(C_prev, num_classes)
-        # α: 1e-3 · N(0, 1), as DARTS initialises them (GUIDE §1).
+        # α: 1e-3 · N(0, 1), as DARTS initialises them (docs/PROTOCOL.md, "Search").
         self.alpha_normal = nn.Parameter(1e-3 * torch.randn(NUM_EDGES, len(PRIMITIVES)))
         self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(NUM_EDGES, len(PRIMITIVES)))
 
@@ -141,7 +165,7 @@ class Supernet(nn.Module):
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             weights, index = arch.for_cell(cell.reduction)
-            s0, s1 = s1, cell(s0, s1, weights, index)
+            s0, s1 = s1, cell(s0, s1, weights, index, arch.estimator == "sampled_scalar")
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
 
     # -- discrete architecture -------------------------------------------
@@ -151,7 +175,8 @@ class Supernet(nn.Module):
 
 def derive_cell(alpha: torch.Tensor) -> tuple[tuple[str, int], ...]:
     """The DARTS rule: per node keep the two incoming edges whose strongest
-    non-``none`` op weighs most, and on each the strongest non-``none`` op."""
+    non-``none`` op weighs most, and on each the strongest non-``none`` op.
+    A node's two edges are listed strongest first (DARTS' order)."""
     probs = F.softmax(alpha.detach().float().cpu(), dim=-1)
     probs[:, NONE_INDEX] = -1.0  # never chosen
     edges: list[tuple[str, int]] = []
@@ -160,8 +185,9 @@ def derive_cell(alpha: torch.Tensor) -> tuple[tuple[str, int], ...]:
         n_inputs = 2 + node
         block = probs[start:start + n_inputs]
         strength, best_op = block.max(dim=-1)
-        # Stable sort: ties go to the earlier input, so derivation is deterministic.
-        keep = sorted(sorted(range(n_inputs), key=lambda j: -strength[j].item())[:EDGES_PER_NODE])
+        # Strongest edge first, as DARTS lists them (and the paper's genotypes);
+        # the sort is stable, so ties go to the earlier input.
+        keep = sorted(range(n_inputs), key=lambda j: -strength[j].item())[:EDGES_PER_NODE]
         edges.extend((PRIMITIVES[best_op[j].item()], j) for j in keep)
         start += n_inputs
     return tuple(edges)

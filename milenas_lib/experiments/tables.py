@@ -1,130 +1,46 @@
 """The paper's Table 1 (CIFAR-10) and Table 2 (ImageNet), with our results beside the quoted rows.
 
 ``table1(records)`` and ``table2(records)`` return pandas DataFrames (and
-write CSV when given a path).  Rows quoted from the paper carry
-``source = "quoted (paper Table N)"``; ours carry ``source = "ours"`` and
-say how many seeds (``n``), which data (``data``) and which protocol
+write CSV when given a path).  Rows quoted from the paper (:mod:`.paper`)
+carry ``source = "quoted (paper Table N)"``; ours carry ``source = "ours"``
+and say how many seeds (``n``), which data (``data``) and which protocol
 (``protocol``: "paper" only when every setting that shapes the result equals
 the paper preset) they come from.  Our error is the **final-epoch** test
-error, mean and standard deviation over seeds (GUIDE §3.5): never the best
-epoch.  Table 2 also lists, for every registered genotype, the parameters and
-mult-adds of its ImageNet network at the paper's size (C=48, 14 cells,
-224x224), untrained (``source = "ours (size only)"``).
+error, mean and standard deviation over seeds (docs/PROTOCOL.md): never the
+best epoch.  Table 2 also lists, for every registered genotype, the
+parameters and mult-adds of its ImageNet network at the paper's size (C=48,
+14 cells, 224x224), untrained (``source = "ours (size only)"``).
 """
 from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import pandas as pd
 
-from ..config import train_config
+from ..config import protocol_settings, train_config
 from ..networks import network_summary
 from ..space.genotype import GENOTYPES, Genotype
+from .paper import GENOTYPE_SEARCH, PAPER_TABLE1, PAPER_TABLE2, QUOTED_1, QUOTED_2
 
 TABLE1_COLUMNS = ["architecture", "test_error", "test_error_std", "params_m", "search_cost_gpu_days",
                   "search_method", "n", "data", "protocol", "source", "note"]
 TABLE2_COLUMNS = ["architecture", "top1_error", "top1_error_std", "top5_error", "top5_error_std", "params_m",
                   "mult_adds_m", "search_cost_gpu_days", "search_method", "n", "data", "protocol", "source", "note"]
-QUOTED_1, QUOTED_2 = "quoted (paper Table 1)", "quoted (paper Table 2)"
-
-
-@dataclass(frozen=True)
-class Quoted:
-    """One row as printed in the paper (errors in %, params in millions)."""
-
-    architecture: str
-    error: Optional[float]
-    error_std: Optional[float]
-    params_m: Optional[float]
-    search_cost: Optional[float]
-    method: str
-    note: str = ""
-    top5: Optional[float] = None
-    mult_adds_m: Optional[float] = None
-
-
-#: Table 1 of the paper, CIFAR-10 test error (%).
-PAPER_TABLE1: tuple[Quoted, ...] = (
-    Quoted("DenseNet-BC", 3.46, None, 25.6, None, "manual"),
-    Quoted("NASNet-A + cutout", 2.65, None, 3.3, 2000, "RL"),
-    Quoted("BlockQNN", 3.54, None, 39.8, 96, "RL"),
-    Quoted("AmoebaNet-B + cutout", 2.55, 0.05, 2.8, 3150, "evolution"),
-    Quoted("Hierarchical evolution", 3.75, 0.12, 15.7, 300, "evolution"),
-    Quoted("PNAS", 3.41, 0.09, 3.2, 225, "SMBO"),
-    Quoted("ENAS + cutout", 2.89, None, 4.6, 0.5, "RL"),
-    Quoted("DARTS (second order)", 2.76, 0.09, 3.3, 4, "gradient-based"),
-    Quoted("SNAS (moderate)", 2.85, 0.02, 2.8, 1.5, "gradient-based"),
-    Quoted("SNAS (aggressive)", 3.10, 0.04, 2.3, 1.5, "gradient-based"),
-    Quoted("GDAS", 2.82, None, 2.5, 0.17, "gradient-based"),
-    Quoted("MiLeNAS", 2.51, 0.11, 3.87, 0.3, "gradient-based", "best: 2.34"),
-    Quoted("MiLeNAS", 2.80, 0.04, 2.87, 0.3, "gradient-based", "best: 2.72"),
-    Quoted("MiLeNAS", 2.50, None, 2.86, 0.3, "gradient-based"),
-    Quoted("MiLeNAS", 2.76, None, 2.09, 0.3, "gradient-based"),
-)
-
-#: Table 2 of the paper, ImageNet top-1 / top-5 error (%), mult-adds in millions.
-PAPER_TABLE2: tuple[Quoted, ...] = (
-    Quoted("Inception-v1", 30.2, None, 6.6, None, "manual", top5=10.1, mult_adds_m=1448),
-    Quoted("MobileNet", 29.4, None, 4.2, None, "manual", top5=10.5, mult_adds_m=569),
-    Quoted("ShuffleNet", 26.3, None, 5.0, None, "manual", "params printed as ~5", mult_adds_m=524),
-    Quoted("NASNet-A", 26.0, None, 5.3, 2000, "RL", top5=8.4, mult_adds_m=564),
-    Quoted("AmoebaNet-A", 25.5, None, 5.1, 3150, "evolution", top5=8.0, mult_adds_m=555),
-    Quoted("AmoebaNet-C", 24.3, None, 6.4, 3150, "evolution", top5=7.6, mult_adds_m=570),
-    Quoted("PNAS", 25.8, None, 5.1, 225, "SMBO", "search cost printed as ~225", top5=8.1, mult_adds_m=588),
-    Quoted("DARTS", 26.7, None, 4.7, 1, "gradient-based", top5=8.7, mult_adds_m=574),
-    Quoted("SNAS", 27.3, None, 4.2, 1.5, "gradient-based", top5=9.2, mult_adds_m=522),
-    Quoted("GDAS", 27.5, None, 4.4, 0.17, "gradient-based", top5=9.1, mult_adds_m=497),
-    Quoted("GDAS", 26.0, None, 5.3, 0.21, "gradient-based", top5=8.5, mult_adds_m=581),
-    Quoted("MiLeNAS", 25.4, None, 4.9, 0.3, "gradient-based", top5=7.9, mult_adds_m=570),
-    Quoted("MiLeNAS", 24.7, None, 5.3, 0.3, "gradient-based", top5=7.6, mult_adds_m=584),
-)
-
-#: Search cost (GPU-days) and method the paper gives for the registered
-#: genotypes it evaluated (Table 1); used for our rows of those genotypes.
-GENOTYPE_SEARCH: dict[str, tuple[Optional[float], str]] = {
-    "DARTS_V1": (None, "gradient-based"),
-    "DARTS_V2": (4, "gradient-based"),
-    "MILENAS_2_34": (0.3, "gradient-based"),
-    "MILENAS_2_50": (0.3, "gradient-based"),
-    "MILENAS_2_80": (0.3, "gradient-based"),
-    "MILENAS_2_76": (0.3, "gradient-based"),
-    "MILENAS_GUMBEL": (None, "gradient-based"),
-}
-
-# Settings that do not change what a result means: they are ignored when
-# deciding whether a run followed the paper protocol.
-_NOT_PROTOCOL = {"genotype", "seed", "device", "num_threads", "data_root", "workers", "eval_batch_size", "bf16",
-                 "channels_last", "compile", "micro_batches", "sync_batchnorm"}
-
-
-def load_train_records(paths: Iterable[str | Path]) -> list[dict]:
-    """The training records among ``paths``: record.json files, or folders searched recursively."""
-    records = []
-    for path in map(Path, paths):
-        files = sorted(path.rglob("record.json")) if path.is_dir() else [path]
-        for file in files:
-            record = json.loads(file.read_text())
-            if record.get("kind") == "train":
-                records.append(record)
-    return records
-
 
 def registered_name(genotype: Genotype) -> Optional[str]:
     return next((name for name, known in GENOTYPES.items() if known == genotype), None)
 
 
 def protocol_label(record: dict) -> str:
-    """"paper" when the run followed the paper preset, else what was reduced."""
+    """"paper" when every setting that defines the experiment (the config's
+    protocol role) equals the paper preset's, else what was reduced."""
     config = record["config"]
-    paper = train_config("paper", dataset="imagenet" if config["dataset"] == "imagenet" else "cifar10").to_dict()
-    # JSON turned the config's tuples into lists; compare like with like.
-    differing = sorted(name for name, value in paper.items()
-                       if name not in _NOT_PROTOCOL and config.get(name) != (list(value) if isinstance(value, tuple)
-                                                                             else value))
+    paper = protocol_settings(train_config("paper", dataset="imagenet" if config["dataset"] == "imagenet"
+                                           else "cifar10"))
+    differing = sorted(name for name, value in paper.items() if config.get(name) != value)
     if not differing:
         return "paper"
     source = record.get("data_source") or {}
@@ -133,7 +49,8 @@ def protocol_label(record: dict) -> str:
             f"(differs in {', '.join(differing)})")
 
 
-def data_label(record: dict) -> str:
+def train_data_label(record: dict) -> str:
+    """The data a training record used, e.g. 'cifar10-jpeg-archive (500 train / 500 test images)'."""
     source = record.get("data_source") or {}
     detail = source.get("detail") or {}
     text = f"{source.get('source', 'unknown')} ({source.get('train_images', '?')} train / " \
@@ -172,7 +89,7 @@ def _our_rows(records: list[dict], datasets: set[str]) -> list[dict]:
         if record.get("kind") != "train" or record.get("dataset") not in datasets or not record.get("completed"):
             continue
         key = (json.dumps(record["genotype"], sort_keys=True), record["dataset"], protocol_label(record),
-               data_label(record))
+               train_data_label(record))
         groups.setdefault(key, []).append(record)
     rows = []
     for (_, _, protocol, data), group in groups.items():
@@ -231,3 +148,14 @@ def table2(records: Iterable[dict], csv_path: Optional[str | Path] = None,
         })
     ours = _our_rows(list(records), {"imagenet"})
     return _finish(quoted + sizes + ours, TABLE2_COLUMNS, csv_path)
+
+
+def table_rows(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The rows of a paper table from one source: "ours" (trained here),
+    "sizes" (network sizes, untrained) or "quoted" (the paper's), with the
+    columns that are empty for that source left out."""
+    select = {"ours": frame["source"] == "ours", "sizes": frame["source"] == "ours (size only)",
+              "quoted": frame["source"].str.startswith("quoted")}
+    if source not in select:
+        raise ValueError(f"source must be one of {', '.join(select)}, got {source!r}")
+    return frame[select[source]].dropna(axis=1, how="all").reset_index(drop=True)

@@ -1,0 +1,209 @@
+"""Notebook 8: how wrong is DARTS' finite-difference hypergradient (Eq. 7)?
+
+Along one search, stopped at a few steps and resumed, each state is compared
+on one fixed batch: DARTS' finite difference at several ε and the first-order
+α directions (single-level, 1st-order DARTS, MiLeNAS) against the exact
+one-step hypergradient by double backward (what Eq. 7 estimates).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+import torch
+
+from ..algorithms.base import SearchContext, alpha_gradient
+from ..algorithms.hypergradient import darts_hypergradient, exact_hypergradient, gradient_agreement
+from ..algorithms.rules import mixed_level_gradient
+from ..config import SearchConfig, search_config
+from ..data import dataset_images, make_search_data
+from ..loops.search import run_search
+from ..records.io import load_checkpoint, read_json, write_json
+from ..records.provenance import resolve_device
+from .params import DTYPE_NAMES, SWEEP_EPSILONS, resolve_overrides, runs_root
+from .settings import setting_for
+from .store import config_hash, run_dir
+
+DTYPES = dict(zip(DTYPE_NAMES, (torch.float64, torch.float32)))
+
+
+def measurement_batch(config: SearchConfig, dtype: torch.dtype, device: torch.device) -> tuple:
+    """A fixed paired batch (the first of epoch 0), so that changes along the
+    trajectory come from the search state, not from the batch; with the steps
+    per epoch and the number of classes."""
+    images = dataset_images(config.dataset, seed=config.seed, data_root=config.data_root)
+    data = make_search_data(images, config.batch_size, config.seed, device, per_class=config.per_class)
+    x_tr, y_tr, x_val, y_val = next(iter(data.paired.epoch(0)))
+    return (x_tr.to(dtype), y_tr, x_val.to(dtype), y_val), len(data.paired), len(images.classes)
+
+
+def search_state(config: SearchConfig, state: Optional[dict], num_classes: int, dtype: torch.dtype,
+                 device: torch.device) -> SearchContext:
+    """The search context of a checkpoint's ``state`` (or of a fresh start) in
+    ``dtype``: built as the search builds it, then the weights and w optimizer
+    (momentum buffers, cast to ``dtype``) loaded; ``ctx.lr`` is ξ of Eq. 6 at that state."""
+    torch.manual_seed(config.seed)
+    ctx = SearchContext.from_config(config, num_classes, device, dtype)
+    if state is not None:
+        ctx.model.load_state_dict(state["model"])
+        ctx.w_optimizer.load_state_dict(state["w_optimizer"])
+    ctx.model.train()  # the search measures gradients with batch statistics
+    ctx.lr = ctx.w_optimizer.param_groups[0]["lr"]
+    return ctx
+
+
+def _agreements(prefix: str, estimate, reference) -> dict:
+    return {f"{prefix}_{k}": v for k, v in gradient_agreement(estimate, reference).items()}
+
+
+def _norm(tensors) -> float:
+    return float(torch.sqrt(sum((t.double() ** 2).sum() for t in tensors)))
+
+
+def measure_gradients(ctx: SearchContext, batch: tuple, lam: float, epsilons: Sequence[float]) -> list[dict]:
+    """At one search state: the exact one-step hypergradient (double backward),
+    DARTS' finite-difference estimate at each ε, and the first-order α
+    directions (single-level, 1st-order DARTS, MiLeNAS), compared with it."""
+    x_tr, y_tr, x_val, y_val = batch
+    x_tr, x_val = (x.contiguous(memory_format=ctx.layout) for x in (x_tr, x_val))  # as the search feeds them
+    xi = ctx.lr
+    exact = exact_hypergradient(ctx, x_tr, y_tr, x_val, y_val, xi)
+    common = {"xi": xi, "direct_norm": _norm(exact.direct), "second_order_norm": xi * _norm(exact.second_order),
+              "exact_norm": _norm(exact.total)}
+    g_train = alpha_gradient(ctx, x_tr, y_tr)
+    g_val = alpha_gradient(ctx, x_val, y_val)
+    first_order = {**_agreements("milenas", mixed_level_gradient(g_train, g_val, lam), exact.total),
+                   **_agreements("darts_1st", g_val, exact.total),
+                   **_agreements("single_level", g_train, exact.total)}
+    rows = []
+    for epsilon in epsilons:
+        approx = darts_hypergradient(ctx, x_tr, y_tr, x_val, y_val, xi, epsilon_scale=epsilon)
+        rows.append({**common, "epsilon": epsilon, **_agreements("total", approx.total, exact.total),
+                     **_agreements("second_order", approx.second_order, exact.second_order), **first_order})
+    return rows
+
+
+def trajectory_summary(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the trajectory worth reading, one row per state and ε."""
+    columns = ["step", "epoch", "epsilon", "xi", "second_order_relative_error", "total_relative_error",
+               "total_cosine", "darts_1st_cosine", "milenas_cosine", "single_level_cosine"]
+    frame = trajectory[columns].copy()
+    frame.insert(4, "ξ‖g₂‖ / ‖g₁‖", trajectory["second_order_norm"] / trajectory["direct_norm"])
+    return frame
+
+
+def _cached_measurements(folder: Path, request: dict) -> Optional[dict]:
+    cache = folder / "gradient_error.json"
+    if not cache.exists():
+        return None
+    stored = read_json(cache)
+    if stored.get("request") != request:
+        return None
+    return {"trajectory": pd.DataFrame(stored["trajectory"]), "sweep": pd.DataFrame(stored["sweep"]),
+            "record": read_json(folder / "record.json"), "config": stored["config"], "run_dir": str(folder)}
+
+
+def _measurement_folder(config: SearchConfig, preset: str, request: dict, output_root, reuse_only: bool,
+                        verbose: bool) -> tuple[Path, Optional[dict]]:
+    """Where to measure, or the cached measurements.  The search is the run
+    store's own run of this setting when that does not exist yet (stopping and
+    resuming leaves it bit-identical, so notebooks 2-3 reuse it); otherwise a
+    separate run in ``gradient_trajectory/``."""
+    spec = setting_for(config.method, config.lam)
+    shared = run_dir(spec, config, preset, runs_root(output_root))
+    separate = (runs_root(output_root) / preset / "gradient_trajectory"
+                / f"{spec.key}_seed{config.seed}-{config_hash(config)}")
+    for folder in (shared, separate):
+        cached = _cached_measurements(folder, request)
+        if cached is not None:
+            if verbose:
+                print(f"stored measurements: {folder / 'gradient_error.json'}")
+            return folder, cached
+    if reuse_only:
+        raise FileNotFoundError(f"reuse_only=True but no measurements for these settings in {shared} or {separate}; "
+                                "run the notebook with reuse_only=False")
+    folder = shared if not shared.exists() else separate
+    if (folder / "record.json").exists():
+        raise FileExistsError(f"{folder} holds a search but no measurements of these settings; the states between "
+                              "its steps are gone: delete the folder to measure again")
+    return folder, None
+
+
+def gradient_error_trajectory(preset: str, *, method: str = "darts_2nd", lam: float = 1.0, seed: int = 0,
+                              points: int = 5, epsilons: Sequence[float] = (1e-2, 1e-8),
+                              sweep_epsilons: Sequence[float] = SWEEP_EPSILONS,
+                              sweep_dtypes: Sequence[str] = ("float64", "float32"), dtype: str = "float64",
+                              overrides: Any = None, device: str = "auto", data_root: Optional[str] = None,
+                              output_root: Optional[str | Path] = None, reuse_only: bool = False,
+                              verbose: bool = True) -> dict:
+    """Measure DARTS' hypergradient error along one search.
+
+    The search (``method``, run in its own folder of the run store) is stopped
+    at ``points`` evenly spaced steps, start and end included; at each stop the
+    state is read from the checkpoint, cast to ``dtype``, and
+    :func:`measure_gradients` compares, on one fixed batch, the finite
+    difference at each of ``epsilons`` (DARTS uses 0.01) and the first-order
+    directions with the exact hypergradient.  At the last state the error is
+    also swept over ``sweep_epsilons`` in each of ``sweep_dtypes``.  The
+    search is resumed after every stop, so it is the same search an
+    uninterrupted run would make.  Returns ``{"trajectory": DataFrame,
+    "sweep": DataFrame, "record": search record, "config": dict}``; the
+    measurements are cached next to the run.
+    """
+    if points < 2:
+        raise ValueError(f"points must be at least 2 (start and end), got {points}")
+    extra = {"device": device, "seed": int(seed), **({"data_root": str(data_root)} if data_root else {})}
+    config = search_config(preset, **{**resolve_overrides(overrides, "search_overrides"), "method": method,
+                                      "lam": float(lam), **extra})
+    request = {"points": points, "epsilons": list(epsilons), "sweep_epsilons": list(sweep_epsilons),
+               "sweep_dtypes": list(sweep_dtypes), "dtype": dtype, "lam": lam}
+    folder, cached = _measurement_folder(config, preset, request, output_root, reuse_only, verbose)
+    if cached is not None:
+        return cached
+
+    torch_device = resolve_device(config.device)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    batch, steps_per_epoch, num_classes = measurement_batch(config, DTYPES[dtype], torch_device)
+    total = steps_per_epoch * config.epochs
+    stops = sorted({round(i * total / (points - 1)) for i in range(points)})
+    trajectory: list[dict] = []
+    done = 0
+    start = time.perf_counter()
+    for stop in stops:
+        if stop > done:
+            with warnings.catch_warnings():
+                # A resume at the very end of an epoch steps the scheduler before
+                # any optimizer step of that call: torch warns, harmlessly.
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                result = run_search(config, folder, stop_after_steps=None if stop == total else stop - done,
+                                    progress=False)
+            done = stop
+        state = load_checkpoint(folder / "checkpoint.pt")["state"] if done else None
+        ctx = search_state(config, state, num_classes, DTYPES[dtype], torch_device)
+        for row in measure_gradients(ctx, batch, lam, epsilons):
+            trajectory.append({"step": done, "epoch": done / steps_per_epoch, **row})
+        if verbose:
+            print(f"step {done:5d}/{total}: measured ({time.perf_counter() - start:.0f} s so far)")
+    if not result.completed:
+        raise RuntimeError(f"the search in {folder} did not finish after its last stop")
+    sweep = []
+    final = load_checkpoint(folder / "checkpoint.pt")["state"]
+    for name in sweep_dtypes:
+        sweep_batch = tuple(t.to(DTYPES[name]) if t.is_floating_point() else t for t in batch)
+        ctx = search_state(config, final, num_classes, DTYPES[name], torch_device)
+        # Below ~1e-6 a float32 difference is round-off only: not worth the time.
+        usable = [e for e in sweep_epsilons if name == "float64" or e >= 1e-6]
+        for row in measure_gradients(ctx, sweep_batch, lam, usable):
+            sweep.append({"dtype": name, "step": total, **row})
+    if verbose:
+        print(f"epsilon sweep at the last state done ({time.perf_counter() - start:.0f} s)")
+    record = read_json(folder / "record.json")
+    write_json(folder / "gradient_error.json", {"request": request, "config": config.to_dict(),
+                                                 "trajectory": trajectory, "sweep": sweep,
+                                                 "measure_s": time.perf_counter() - start})
+    return {"trajectory": pd.DataFrame(trajectory), "sweep": pd.DataFrame(sweep), "record": record,
+            "config": config.to_dict(), "run_dir": str(folder)}

@@ -1,0 +1,177 @@
+"""What a notebook writes: figures, tables with their provenance, and the manifest the index is built from.
+
+Every table gets a ``<name>.meta.json`` beside it with its provenance (code
+version, libraries, machine, data source, configs, seeds, the runs it was
+computed from); every figure and table is listed in
+``results/<notebook>/manifest.json``, from which the runner builds the index
+``results/README.md``.  Data source, n and provenance are inferred from the
+records a figure or table was made from, search or training alike.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from ..records.io import write_json
+from ..records.provenance import provenance, resolve_device
+from .params import resolve_root
+from .tables import train_data_label
+
+_SOURCE_NAMES = {"torchvision-cifar10": "CIFAR-10", "cifar10-jpeg-archive": "CIFAR-10 (JPEG copy)",
+                 "synthetic": "synthetic stand-in (NOT CIFAR-10)"}
+NO_RUNS = "no runs (quoted values and sizes only)"
+
+
+def is_training(records: Sequence[dict]) -> bool:
+    return bool(records) and records[0].get("kind") == "train"
+
+
+def _seeds(records: Sequence[dict]) -> list[int]:
+    return sorted({r["seed"] for r in records})
+
+
+# ---------------------------------------------------------------------------
+# Describing where numbers come from (figure titles, index, provenance).
+
+def data_label(record: dict) -> str:
+    """A short data description of a search, e.g. 'CIFAR-10 (JPEG copy), 8 img/class per half'."""
+    source = (record.get("data_source") or {}).get("source", "unknown data")
+    name = _SOURCE_NAMES.get(source, source)
+    per_class = record["config"].get("per_class")
+    return f"{name}, {per_class} img/class per half" if per_class else f"{name}, 25k/25k split"
+
+
+def setup_label(record: dict, preset: Optional[str] = None) -> str:
+    """'preset smoke: C=4, 5 cells, batch 8, 2 epochs' from a search record's config."""
+    c = record["config"]
+    preset = preset or record.get("preset", "?")
+    return f"preset {preset}: C={c['C']}, {c['layers']} cells, batch {c['batch_size']}, {c['epochs']} epochs"
+
+
+def n_label(records: Sequence[dict]) -> str:
+    """'n = 2 seeds per setting' (search) or '... per network' (training)."""
+    groups = pd.Series([r.get("name") if is_training(records) else r.get("setting", r.get("method"))
+                        for r in records]).value_counts()
+    if groups.empty:
+        return "n = 0"
+    low, high = int(groups.min()), int(groups.max())
+    per = "network" if is_training(records) else "setting"
+    return f"n = {low} seed{'s' if low > 1 else ''} per {per}" if low == high else f"n = {low}-{high} seeds"
+
+
+def figure_detail(records: Sequence[dict], preset: Optional[str] = None) -> str:
+    """The second title line of a figure: preset and sizes, data, n."""
+    if not records:
+        return f"preset {preset} · no runs" if preset else ""
+    if is_training(records):
+        c = records[0]["config"]
+        return (f"preset {preset or records[0].get('preset', '?')}: {c['epochs']} epochs, {c['layers']} cells, "
+                f"C={c['C']}, {c['resolution']} px · {train_data_label(records[0])} · {n_label(records)}")
+    return f"{setup_label(records[0], preset)} · {data_label(records[0])} · {n_label(records)}"
+
+
+def source_label(records: Sequence[dict]) -> str:
+    """The data source of figures and tables made from ``records`` (search or training)."""
+    if not records:
+        return NO_RUNS
+    return train_data_label(records[0]) if is_training(records) else data_label(records[0])
+
+
+_RUN_KEYS = {"search": ("setting", "method", "lam", "seed", "run_dir", "git_commit", "created", "device_name",
+                        "data_source", "time_s"),
+             "train": ("name", "seed", "run_dir", "git_commit", "created", "device_name", "data_source", "time_s",
+                       "genotype_text", "search")}
+
+
+def records_provenance(records: Sequence[dict], device: str = "auto") -> dict:
+    """Provenance of a table computed from search or training records: this
+    process's (code, libraries, machine) plus each run's own (its commit, data, time)."""
+    kind = "train" if is_training(records) else "search"
+    runs = [{key: r.get(key) for key in _RUN_KEYS[kind]} for r in records]
+    configs: dict[str, dict] = {}
+    for r in records:
+        group = r.get("name", "?") if kind == "train" else r.get("setting", r.get("method"))
+        configs.setdefault(group, {k: v for k, v in r["config"].items() if k != "seed"})
+    data = records[0].get("data_source") if records else None
+    return {**provenance(resolve_device(device), data), "seeds": _seeds(records),
+            f"{kind}_configs": configs, "runs": runs}
+
+
+# ---------------------------------------------------------------------------
+# A notebook's outputs.
+
+class SavedPaths(list):
+    """The files written; shows nothing as a cell's last value (a figure cell shows the figure only)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+class NotebookOutputs:
+    """Saves a notebook's figures (PNG + PDF in ``figures/``) and tables (CSV
+    with a ``.meta.json`` provenance file in ``results/<notebook>/`` or
+    ``results/tables/``) and lists each in ``results/<notebook>/manifest.json``.
+
+    The manifest is replaced when the first figure or table is saved, not when
+    the notebook starts: a notebook that fails before writing anything leaves
+    the last good run's manifest (and so the index) as it was."""
+
+    def __init__(self, notebook: str, preset: str, output_root: Optional[str | Path] = None,
+                 parameters: Optional[dict] = None, device: str = "auto"):
+        self.notebook, self.preset, self.device = notebook, preset, device
+        self.root = resolve_root(output_root)
+        self.results = self.root / "results" / notebook
+        self.figures = self.root / "figures"
+        self.tables = self.root / "results" / "tables"
+        self.manifest_path = self.results / "manifest.json"
+        self.manifest = {"notebook": notebook, "preset": preset, "parameters": parameters or {},
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "artifacts": []}
+
+    def _register(self, kind: str, name: str, paths: list[Path], caption: str, data_source: str,
+                  n: Optional[str]) -> None:
+        entries = [a for a in self.manifest["artifacts"] if a["name"] != name or a["kind"] != kind]
+        entries.append({"kind": kind, "name": name, "paths": [str(p.relative_to(self.root)) for p in paths],
+                        "caption": caption, "data_source": data_source, "n": n, "preset": self.preset,
+                        "notebook": self.notebook})
+        self.manifest["artifacts"] = entries
+        write_json(self.manifest_path, self.manifest)
+
+    @staticmethod
+    def _describe(records: Optional[Sequence[dict]], data_source: Optional[str], n: Optional[str]
+                  ) -> tuple[str, Optional[str]]:
+        if records is None:
+            return data_source or "none (no data)", n
+        return data_source or source_label(records), n or (n_label(records) if records else None)
+
+    def save_figure(self, fig, name: str, caption: str, records: Optional[Sequence[dict]] = None,
+                    data_source: Optional[str] = None, n: Optional[str] = None, dpi: int = 200) -> SavedPaths:
+        """``figures/<name>.png`` and ``.pdf``; data source and n come from
+        ``records`` unless given."""
+        self.figures.mkdir(parents=True, exist_ok=True)
+        paths = [self.figures / f"{name}.png", self.figures / f"{name}.pdf"]
+        fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
+        fig.savefig(paths[1], bbox_inches="tight")
+        self._register("figure", name, paths, caption, *self._describe(records, data_source, n))
+        return SavedPaths(paths)
+
+    def save_table(self, frame: pd.DataFrame, name: str, caption: str, records: Optional[Sequence[dict]] = None,
+                   data_source: Optional[str] = None, n: Optional[str] = None, paper_table: bool = False,
+                   **meta: Any) -> SavedPaths:
+        """``<name>.csv`` (in ``results/tables/`` for the paper's tables, else in
+        ``results/<notebook>/``) and ``<name>.meta.json`` with its provenance
+        (that of ``records``, search or training, when given)."""
+        data_source, n = self._describe(records, data_source, n)
+        provenance_info = records_provenance(records or [], self.device)
+        folder = self.tables if paper_table else self.results
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        meta_path = folder / f"{name}.meta.json"
+        write_json(meta_path, {"table": name, "caption": caption, "notebook": self.notebook, "preset": self.preset,
+                               "data_source": data_source, "n": n, "columns": list(frame.columns),
+                               "provenance": provenance_info, **meta})
+        self._register("table", name, [path, meta_path], caption, data_source, n)
+        return SavedPaths([path, meta_path])

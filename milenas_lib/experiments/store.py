@@ -1,0 +1,130 @@
+"""The run store: searches and trainings shared between notebooks, and the dispatch of missing runs.
+
+A search run lives in ``results/runs/<preset>/<setting>/seed<S>-<config hash>/``
+(trainings in ``results/runs/<preset>/train_<dataset>/<name>/seed<S>-<hash>/``):
+figures 2, 3 and 6 read the same runs, and a completed run is read back
+instead of being trained again.  The hash covers the run identity (every
+setting that changes the result, not device, threads or data path), so a
+changed preset never silently reuses old runs.
+
+:func:`run_missing` is the one place that decides which runs to train and
+trains them; everything that fills the store goes through it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from ..config import SearchConfig, search_config
+from ..executor import Run, execute
+from ..records.identity import identity_hash, run_identity
+from ..records.io import read_json
+from .params import resolve_overrides, resolve_seeds, runs_root
+from .settings import Setting, setting
+
+
+def config_hash(config: SearchConfig) -> str:
+    """The run-store name of a search config: the hash of its run identity (records/identity.py).
+    The data source is not known before the data are loaded; the run itself checks it on resume."""
+    return identity_hash(run_identity(config, None))
+
+
+def make_search_config(key: str | Setting, seed: int, preset: str, overrides: Optional[Mapping] = None,
+                       device: str = "auto", data_root: Optional[str] = None) -> SearchConfig:
+    """The config of one run of a setting: the preset, the setting's method/λ, then ``overrides``."""
+    spec = setting(key)
+    extra: dict[str, Any] = {"device": device, "seed": int(seed)}
+    if data_root:
+        extra["data_root"] = str(data_root)
+    return search_config(preset, **{**spec.overrides, **resolve_overrides(overrides), **extra})
+
+
+def run_dir(key: str | Setting, config: SearchConfig, preset: str, root: Path) -> Path:
+    return Path(root) / preset / setting(key).key / f"seed{config.seed}-{config_hash(config)}"
+
+
+def stored_record(folder: Path) -> Optional[dict]:
+    """The finished record in ``folder``, or None (absent or unfinished)."""
+    record_path = Path(folder) / "record.json"
+    if not record_path.exists():
+        return None
+    record = read_json(record_path)
+    return record if record.get("completed") else None
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run of the store: its folder, a line for the log, and what trains it (an executor :class:`Run`)."""
+
+    folder: Path
+    description: str
+    run: Run
+
+
+def run_missing(jobs: Sequence[RunJob], kind: str, reuse_only: bool = False, verbose: bool = True, *,
+                progress: bool = True, workers: Optional[int] = None, backend: str = "local",
+                address: Optional[str] = None) -> list[dict]:
+    """The record of each job: the finished one stored in its folder, after
+    training every missing one at once through :func:`milenas_lib.executor.execute`
+    (``workers``/``backend``/``address``: worker processes here by default, or
+    Ray; same records as one after the other; ``progress``: a bar per run and
+    one overall).  With ``reuse_only`` nothing is run: missing runs are listed
+    in the error instead."""
+    missing = [job for job in jobs if stored_record(job.folder) is None]
+    if reuse_only and missing:
+        listed = "\n  ".join(str(job.folder) for job in missing)
+        raise FileNotFoundError(f"reuse_only=True but {len(missing)} {kind} run(s) are not in the store:\n  "
+                                f"{listed}\nrun the notebook with reuse_only=False to train them")
+    if missing:
+        report = execute([job.run for job in missing], backend=backend, workers=workers, address=address,
+                         progress=progress)
+        if verbose:
+            print(f"ran    {len(report.ran)} {kind} run(s) in {report.wall_s:.1f} s ({report.backend}, "
+                  f"{report.workers} at a time)")
+    records = [stored_record(job.folder) for job in jobs]
+    for job, record in zip(jobs, records):
+        if record is None:  # a run that returned without finishing (e.g. stopped by a time limit)
+            raise RuntimeError(f"{job.description} did not finish: {job.folder} holds no completed record; "
+                               "run again to resume it")
+        if verbose and job not in missing:
+            print(f"stored {job.description}: {record['time_s']:6.1f} s {kind} time, {job.folder}")
+    return records
+
+
+def search_jobs(settings: Sequence[str | Setting], seeds: Any, preset: str, *,
+                root: Optional[str | Path] = None, output_root: Optional[str | Path] = None,
+                overrides: Any = None, device: str = "auto", data_root: Optional[str] = None
+                ) -> list[tuple[Setting, RunJob]]:
+    """The search runs of (setting, seed) pairs, each with its run-store folder (nothing is run)."""
+    store = Path(root) if root is not None else runs_root(output_root)
+    seeds = resolve_seeds(seeds, preset)
+    overrides = resolve_overrides(overrides, "search_overrides")
+    jobs = []
+    for key in settings:
+        spec = setting(key)
+        for seed in seeds:
+            config = make_search_config(spec, seed, preset, overrides, device, data_root)
+            path = run_dir(spec, config, preset, store)
+            description = f"search {spec.key:15s} seed {seed}"
+            jobs.append((spec, RunJob(path, description, Run.search(config, path, " ".join(description.split())))))
+    return jobs
+
+
+def search_runs(settings: Sequence[str | Setting], seeds: Any, preset: str, *,
+                root: Optional[str | Path] = None, output_root: Optional[str | Path] = None,
+                overrides: Any = None, device: str = "auto", data_root: Optional[str] = None,
+                reuse_only: bool = False, verbose: bool = True, progress: bool = True,
+                workers: Optional[int] = None, backend: str = "local", address: Optional[str] = None) -> list[dict]:
+    """One search per (setting, seed); completed runs in the store are read back, the
+    missing ones are trained all at once (partial ones resume), unless ``reuse_only``.
+
+    Returns the records (``loops.search`` format) with ``setting``, ``label``,
+    ``preset`` and ``run_dir`` added.
+    """
+    jobs = search_jobs(settings, seeds, preset, root=root, output_root=output_root, overrides=overrides,
+                       device=device, data_root=data_root)
+    records = run_missing([job for _, job in jobs], "search", reuse_only, verbose, progress=progress,
+                          workers=workers, backend=backend, address=address)
+    return [{**record, "setting": spec.key, "label": spec.label, "preset": preset, "run_dir": str(job.folder)}
+            for record, (spec, job) in zip(records, jobs)]

@@ -1,0 +1,142 @@
+"""The notebooks as a person meets them: JupyterLab in a real (headless) Chromium.
+
+A temporary copy of notebooks 01, 02 and 09 reads a tiny run store (synthetic
+images, a 3-cell supernet, filled before the server starts, so the notebooks
+run with ``reuse_only=True``).  In the browser each notebook is run with Run
+All; no cell may end in an error, and each explorer must react: the epoch
+slider (arrow key) redraws α and the cells, a setting toggled in the method
+explorer redraws the curves, and the live search runs a new λ.  Screenshots of
+the three explorers go to the test's folder and, when ``MILENAS_SCREENSHOTS``
+names a folder (``make test-browser`` passes ``docs/``), there as well.
+
+Needs Chromium (``apt-get install chromium``; or ``MILENAS_CHROMIUM=<path>``);
+skipped only when none is found.  Playwright drives it (no ``playwright install``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from browser_lab import CHROMIUM_ARGS, LabPage, LabServer, find_chromium
+from milenas_lib import experiments as ex
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = find_chromium()
+TINY_SEARCH = {"dataset": "synthetic", "per_class": 2, "batch_size": 10, "C": 2, "layers": 3, "epochs": 2}
+NOTEBOOKS = {"01_search_walkthrough": ["milenas_lam1"], "02_train_val_gap": ex.FIG2_SETTINGS,
+             "09_teaching_walkthrough": ["single_level", "milenas_lam1", "darts_2nd"]}
+SCREENSHOTS = {"alpha": "explorer_alpha.png", "methods": "explorer_methods.png", "live": "explorer_live.png"}
+RUN_TIMEOUT_S = 420
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving notebook copies parameterised for a tiny, filled run store."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (install the 'chromium' system package or set MILENAS_CHROMIUM)")
+    from papermill.parameterize import parameterize_notebook
+
+    root = tmp_path_factory.mktemp("lab")
+    store, notebooks = root / "store", root / "notebooks"
+    notebooks.mkdir()
+    settings = list(dict.fromkeys(key for keys in NOTEBOOKS.values() for key in keys))
+    ex.search_runs(settings, [0], "smoke", output_root=store, overrides=TINY_SEARCH, device="cpu", verbose=False,
+                   progress=False)
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+        for cell in notebook.cells:
+            cell.metadata.setdefault("tags", [])  # papermill's parameterize reads every cell's tags
+        notebook = parameterize_notebook(notebook, {"seeds": [0], "search_overrides": TINY_SEARCH, "device": "cpu",
+                                                    "output_root": str(store), "reuse_only": True})
+        assert notebook.metadata.get("kernelspec"), f"{name}: no kernelspec, a kernel dialog would block"
+        nbformat.write(notebook, notebooks / f"{name}.ipynb")
+    with LabServer(notebooks, root / "state") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(lab, browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    yield LabPage(context.new_page(), lab)
+    context.close()
+
+
+def _run_notebook(page: LabPage, name: str) -> None:
+    page.open(f"{name}.ipynb", timeout_s=180)
+    page.hide_left_area()
+    page.run_all(RUN_TIMEOUT_S)
+    assert not page.error_outputs(), page.error_outputs()
+
+
+def _save_screenshot(element, name: str, folder: Path) -> Path:
+    path = folder / SCREENSHOTS[name]
+    element.scroll_into_view_if_needed()
+    element.screenshot(path=str(path))
+    extra = os.environ.get("MILENAS_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / SCREENSHOTS[name])
+    return path
+
+
+def _changes(page: LabPage, box, act, timeout_s: float = 120) -> None:
+    """``act()`` must replace the explorer's picture (its image's blob URL)."""
+    image = box.locator("img.widget-image").first
+    before = image.get_attribute("src")
+    act()
+    page.page.wait_for_function("([img, before]) => img.getAttribute('src') !== before",
+                                arg=[image.element_handle(), before], timeout=timeout_s * 1000)
+    assert not page.callback_errors(box)
+
+
+def test_epoch_slider_redraws_alpha_and_cells(page, tmp_path):
+    _run_notebook(page, "01_search_walkthrough")
+    box = page.widget_box(".widget-play")
+    genotype = box.locator(".widget-html").first
+    assert "after epoch 2" in genotype.inner_text()
+    handle = box.locator(".noUi-handle").first
+    _changes(page, box, lambda: (handle.focus(), handle.press("ArrowLeft")))
+    page.page.wait_for_function("el => el.innerText.includes('after epoch 1')", arg=genotype.element_handle())
+    print("screenshot:", _save_screenshot(box, "alpha", tmp_path))
+
+
+def test_method_explorer_redraws_when_a_setting_is_toggled(page, tmp_path):
+    _run_notebook(page, "02_train_val_gap")
+    box = page.widget_box(".widget-toggle-button")
+    toggle = box.locator("button.widget-toggle-button", has_text="single-level").first
+    pressed = "mod-active" in (toggle.get_attribute("class") or "")
+    _changes(page, box, toggle.click)
+    assert ("mod-active" in (toggle.get_attribute("class") or "")) != pressed
+    _changes(page, box, toggle.click)  # and back: the full picture for the screenshot
+    print("screenshot:", _save_screenshot(box, "methods", tmp_path))
+
+
+def test_live_search_runs_the_lambda_on_the_slider(page, tmp_path):
+    _run_notebook(page, "09_teaching_walkthrough")
+    box = page.widget_box(".widget-progress")
+    handle = box.locator(".noUi-handle").first
+    handle.focus()
+    handle.press("ArrowLeft")  # λ = 1 -> 0.3
+    page.page.wait_for_function("el => el.innerText.includes('0.3')", arg=box.locator(".widget-readout").first
+                                .element_handle())
+    button = box.locator("button", has_text="run search").first
+    _changes(page, box, button.click, timeout_s=RUN_TIMEOUT_S)
+    page.page.wait_for_function("el => !el.disabled", arg=button.element_handle(), timeout=RUN_TIMEOUT_S * 1000)
+    assert not page.callback_errors(box)
+    print("screenshot:", _save_screenshot(box, "live", tmp_path))
