@@ -176,5 +176,8 @@ def estimate_wall(seconds: Sequence[float], device_type: str, workers: Optional[
         return wall_clock(seconds, count, slowdown), (
             f"{max(1, gpus)} GPU(s) x {per} runs each (per-GPU throughput x{sharing_speedup(per):.2f}, "
             f"measured x3.0 at 4)")
-    count = workers or 1
-    return wall_clock(seconds, count), f"{count} worker(s), one CPU thread each, no slowdown assumed"
+    from .executor import cpu_cores
+
+    count = workers or cpu_cores()
+    return wall_clock(seconds, count), (f"{count} worker(s)" + ("" if workers else " (every core: the default)")
+                                        + ", one CPU thread each, no slowdown assumed")

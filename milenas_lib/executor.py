@@ -33,7 +33,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
 #: Runs side by side on one GPU.  Measured with the authors' code on an H200:
@@ -132,7 +132,8 @@ def _gpu_ids() -> list[str]:
     return ids[:torch.cuda.device_count()] or [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _cpu_cores() -> int:
+def cpu_cores() -> int:
+    """The cores this process may use (its CPU affinity)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -150,7 +151,7 @@ def slots(runs: Sequence[Run], workers: Optional[int] = None, per_gpu: Optional[
     if gpus:
         envs = [{**cpu_env, "CUDA_VISIBLE_DEVICES": gpu} for _ in range(per_gpu or DEFAULT_PER_GPU) for gpu in gpus]
     else:
-        envs = [cpu_env] * max(1, _cpu_cores() // threads)
+        envs = [cpu_env] * max(1, cpu_cores() // threads)
     return envs[:workers] if workers else envs
 
 
@@ -219,6 +220,8 @@ def _child(run: Run, env: dict, connection) -> None:
     try:
         _execute(run)
     except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+        if hasattr(error, "add_note"):  # Python 3.11+: the traceback from the worker travels with the error
+            error.add_note(f"in the worker of {run.label!r}:\n" + "".join(traceback.format_tb(error.__traceback__)))
         try:
             connection.send(("error", error))
         except Exception:  # an exception that does not pickle: send its text
@@ -401,7 +404,7 @@ def _run_ray(pending: list[Run], address: Optional[str], workers: int, gpus: int
 
 def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[int] = None,
             per_gpu: Optional[int] = None, address: Optional[str] = None, retries: int = DEFAULT_RETRIES,
-            progress: bool = True, poll_s: float = 1.0, log: Callable[[str], None] = print) -> Report:
+            progress: bool = True, poll_s: float = 1.0) -> Report:
     """Execute every run of ``runs`` whose folder holds no complete record.
 
     ``backend`` "local" (worker processes here) or "ray" (Ray tasks; ``address``
@@ -417,8 +420,9 @@ def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[in
         raise ValueError(f"address {address!r} needs backend='ray'")
     start = time.perf_counter()
     runs = unique_runs(runs)
-    stored = [run for run in runs if stored_record(run.folder) is not None]
-    pending = [run for run in runs if stored_record(run.folder) is None]
+    complete = [stored_record(run.folder) is not None for run in runs]
+    stored = [run for run, done in zip(runs, complete) if done]
+    pending = [run for run, done in zip(runs, complete) if not done]
     envs = slots(pending, workers, per_gpu) if pending else [{}]
     gpus = len({env.get("CUDA_VISIBLE_DEVICES") for env in envs} - {None})
     count = min(len(envs), len(pending)) or 1

@@ -199,7 +199,7 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     log(f"reproduce: {len(paths)} notebook(s), preset {preset}, results under {root}")
     run_notebooks_missing(preset, [p.stem for p in paths], parameters=parameters,
                           output_root=None if output_root is None else str(root), workers=workers, backend=backend,
-                          address=address, per_gpu=per_gpu, log=log)
+                          address=address, per_gpu=per_gpu, notebooks_dir=notebooks_dir, log=log)
     runs_s = time.perf_counter() - start
     log(f"  missing runs of every notebook: {runs_s:.0f} s")
     for path in paths:

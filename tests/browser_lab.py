@@ -24,8 +24,10 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 #: JupyterLab's notification settings: no news feed, no update check (their toasts would cover screenshots).
+#: And every cell in the page (no windowing), so that outputs far down can be found and shot.
 QUIET_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-                  {"fetchNews": "false", "checkForUpdates": False}}
+                  {"fetchNews": "false", "checkForUpdates": False},
+                  "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"}}
 
 
 def find_chromium() -> Optional[str]:
@@ -104,32 +106,28 @@ class LabPage:
         self.page, self.server = page, server
 
     def open(self, notebook: str, timeout_s: float = 120) -> None:
-        self.page.goto(f"{self.server.url}/lab/tree/{notebook}?token={self.server.token}")
+        # A workspace of its own: only this notebook open (a shared one would restore earlier tabs).
+        workspace = Path(notebook).stem
+        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.server.token}")
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_s * 1000)
         self.wait_idle(timeout_s)
 
-    def wait_idle(self, timeout_s: float) -> None:
-        """Until the kernel is ready and idle and no cell waits to run ('[*]')."""
+    def wait_idle(self, timeout_s: float, all_run: bool = False) -> None:
+        """Until the kernel is idle (and, with ``all_run``, every code cell has run)."""
         self.page.wait_for_function(
-            """() => {
-                const app = window.jupyterapp;
-                const panel = app && app.shell.currentWidget;
-                const kernel = panel && panel.sessionContext && panel.sessionContext.session
-                    && panel.sessionContext.session.kernel;
-                if (!kernel || kernel.status !== 'idle') return false;
-                const prompts = [...document.querySelectorAll('.jp-InputPrompt')].map(p => p.textContent);
-                return !prompts.some(text => text.includes('*'));
-            }""", timeout=timeout_s * 1000, polling=500)
+            """(allRun) => {
+                const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                const session = panel && panel.sessionContext && panel.sessionContext.session;
+                if (!session || !session.kernel || session.kernel.status !== 'idle') return false;
+                const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+                return !allRun || cells.every(c => c.model.executionCount !== null);
+            }""", arg=all_run, timeout=timeout_s * 1000, polling=500)
 
     def run_all(self, timeout_s: float) -> None:
         # Run All acts on the active notebook: focus a cell first, or it silently does nothing.
         self.page.locator(".jp-Notebook .jp-Cell").first.click()
         self.page.evaluate("window.jupyterapp.commands.execute('runmenu:run-all')")
-        self.page.wait_for_function(
-            "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))"
-            " || [...document.querySelectorAll('.jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
-            timeout=30_000)
-        self.wait_idle(timeout_s)
+        self.wait_idle(timeout_s, all_run=True)
 
     def error_outputs(self) -> list[str]:
         """Texts of error outputs (a traceback renders as an output with ename)."""

@@ -72,7 +72,7 @@ def test_slots_pin_runs_to_gpus_and_split_cores(monkeypatch):
     assert [env["CUDA_VISIBLE_DEVICES"] for env in envs] == ["3", "5", "3", "5"]  # spread over the devices
     assert len(executor.slots(gpu_runs, workers=3, per_gpu=2)) == 3
     assert len(executor.slots(gpu_runs)) == 2 * executor.DEFAULT_PER_GPU
-    monkeypatch.setattr(executor, "_cpu_cores", lambda: 8)
+    monkeypatch.setattr(executor, "cpu_cores", lambda: 8)
     cpu_runs = [Run(Path("a"), "m:f", device="cpu", threads=2)]
     envs = executor.slots(cpu_runs)
     assert len(envs) == 4 and envs[0]["OMP_NUM_THREADS"] == "2" and "CUDA_VISIBLE_DEVICES" not in envs[0]

@@ -74,10 +74,10 @@ def notebook_defaults(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
 def notebook_context(name: str, preset: str, seeds: Any = None, parameters: Optional[dict] = None,
                      output_root: Optional[str] = None, notebooks_dir: Path = NOTEBOOKS_DIR):
     """The notebook's :class:`Notebook` with its defaults, then ``parameters``, as papermill would inject them."""
-
     defaults = notebook_defaults(name, notebooks_dir)
     # Like papermill: only the parameters the notebook declares reach it.
-    values = {**defaults, **{k: v for k, v in (parameters or {}).items() if k in defaults}, "preset": preset}
+    values = {**defaults, **{k: v for k, v in (parameters or {}).items() if k in defaults}, "preset": preset,
+              "plan_only": False}
     if seeds is not None:
         values["seeds"] = seeds
     if output_root is not None:
@@ -231,7 +231,8 @@ def _hours(seconds: float) -> str:
 
 def format_plan(plan: Plan, workers: Optional[int] = None, per_gpu: Optional[int] = None, gpus: int = 1) -> str:
     unit = "GPU-h" if plan.times.device_type == "cuda" else "CPU-h"
-    lines = [f"plan: preset {plan.preset}, run store {plan.store}",
+    store = plan.store.relative_to(Path.cwd()) if plan.store.is_relative_to(Path.cwd()) else plan.store
+    lines = [f"plan: preset {plan.preset}, run store {store}",
              f"per-step seconds from: {plan.times.source}", "",
              f"{'notebooks':20s} {'run':50s} {'status':23s} {'steps':>10s} {unit:>9s}"]
     for need in plan.needs:
@@ -251,13 +252,16 @@ def format_plan(plan: Plan, workers: Optional[int] = None, per_gpu: Optional[int
 def run_notebooks_missing(preset: str, notebooks: Optional[Sequence[str]] = None, *, parameters: Optional[dict] = None,
                           output_root: Optional[str] = None, workers: Optional[int] = None, backend: str = "local",
                           address: Optional[str] = None, per_gpu: Optional[int] = None,
-                          log: Callable[[str], None] = print) -> int:
+                          notebooks_dir: Path = NOTEBOOKS_DIR, log: Callable[[str], None] = print) -> int:
     """Train every run the notebooks need and the store lacks, all at once;
     then the trainings of searched cells, once their searches are done.
-    Returns the number of runs executed."""
+    Returns the number of runs executed; none with ``reuse_only`` among ``parameters``."""
+    if str((parameters or {}).get("reuse_only", False)).lower() == "true":
+        return 0  # the notebooks then rebuild from the store only, and name what is missing
     executed = 0
     for _ in range(2):
-        plan = make_plan(preset, notebooks, parameters=parameters, output_root=output_root, resolve_data=True)
+        plan = make_plan(preset, notebooks, parameters=parameters, output_root=output_root, resolve_data=True,
+                         notebooks_dir=notebooks_dir)
         runnable = [n.run for n in plan.missing if n.run is not None]
         if not runnable:
             break

@@ -22,6 +22,7 @@ loses minutes at most.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass

@@ -16,5 +16,5 @@ from .tables import fig_table1, fig_table2
 __all__ = ["EDGE_LABELS", "OP_COLORS", "PRINT_STYLE", "band_plot", "draw_alpha_heatmap",
            "draw_cell", "fig_alpha_heatmaps", "fig_genotype", "fig_gradient_error", "fig_gumbel",
            "fig_learning_curves", "fig_model_size", "fig_op_weights", "fig_relaxation", "fig_search_time",
-           "fig_search_val_accuracy", "fig_table1", "fig_table2", "figure", "print_style", "show_table",
+           "fig_search_val_accuracy", "fig_table1", "fig_train_val_gap", "fig_table2", "figure", "print_style", "show_table",
            "styled", "titled", "Table"]

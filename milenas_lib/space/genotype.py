@@ -222,7 +222,10 @@ def resolve_genotype(name_or_source: str | Path | Genotype) -> Genotype:
             _check_finished_search(path, data)
         if isinstance(data, Mapping) and "genotype" in data and "normal" not in data:
             data = data["genotype"]  # a search record.json holds its final genotype under this key
-        return Genotype.from_dict(data)
+        try:
+            return Genotype.from_dict(data)
+        except GenotypeError as err:
+            raise GenotypeError(f"genotype file {path}: {err}") from None
     raise GenotypeError(unknown_name_message("genotype", source, list(GENOTYPES)) +
                         " (or give a genotype JSON file)")
 
