@@ -50,7 +50,8 @@ class Need:
 
 
 def notebook_names(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[str]] = None) -> list[str]:
-    names = sorted(p.stem for p in Path(notebooks_dir).glob("[0-9][0-9]_*.py"))
+    # A notebook is its .ipynb or its py:percent twin (either may be alone, e.g. a user's own notebook).
+    names = sorted({p.stem for p in Path(notebooks_dir).glob("[0-9][0-9]_*") if p.suffix in (".py", ".ipynb")})
     if only:
         unknown = [prefix for prefix in only if not any(n.startswith(prefix) for n in names)]
         if unknown:

@@ -143,7 +143,8 @@ def table2(records: Iterable[dict], csv_path: Optional[str | Path] = None,
             "architecture": name, "params_m": summary["params"] / 1e6, "mult_adds_m": summary["mult_adds"] / 1e6,
             "search_cost_gpu_days": cost, "search_method": method, "protocol": "paper network size, not trained",
             "source": "ours (size only)",
-            "note": "C=48, 14 cells, 224x224; params without auxiliary head; mult-adds of conv and linear layers"
+            "note": "C=48, 14 cells, 224x224; params without auxiliary head; mult-adds of conv and linear layers "
+                    "(no counting convention reproduces the published 574M/570M/584M: docs/PROTOCOL.md)"
                     + ("; search cost quoted from the paper" if cost is not None else ""),
         })
     ours = _our_rows(list(records), {"imagenet"})
