@@ -26,6 +26,10 @@ from milenas_lib.data import cifar10
 from milenas_lib.space.genotype import GENOTYPES
 from milenas_lib.space.operations import FactorizedReduce
 
+# Most rows run the command line in a subprocess (a torch import of ~4 s each): part of
+# `make test`, left out of the `make test-fast` edit loop.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_ARCHIVE = cifar10.REPO_ROOT.parent / "shared" / "datasets" / cifar10.ARCHIVE_NAME
 SEARCH = ["search", "--method", "darts_1st", "--dataset", "synthetic", "--quiet"]
