@@ -1,13 +1,16 @@
 """``python -m milenas_lib.reproduce --preset smoke|paper``: every figure and table.
 
-Runs each notebook of ``notebooks/`` in order through papermill with the
-preset injected (and ``interactive=False``), writes the executed copies to
-``results/executed/``, checks that each notebook wrote the figures and tables
-it is listed with (:data:`EXPECTED`), and finishes with ``results/README.md``:
-an index of every figure and table with the notebook, preset and data source
-that produced it.  The first failing notebook stops the run; the message
-names the notebook, the cell and the error, and the executed copy holds the
-traceback.
+First trains every run the notebooks need and the run store lacks, several
+at a time (:mod:`milenas_lib.executor`); then runs each notebook of
+``notebooks/`` through papermill with the preset injected (and
+``interactive=False``), several at a time too, as they only read the store
+and draw.  Writes the executed copies to ``results/executed/``, checks that
+each notebook wrote the figures and tables it is listed with
+(:data:`EXPECTED`), and finishes with ``results/README.md``: an index of
+every figure and table with the notebook, preset and data source that
+produced it.  The first failing notebook stops the run (no other starts;
+those running finish); the message names the notebook, the cell and the
+error, and the executed copy holds the traceback.
 
 ``--only 02 03`` runs a subset; ``--param key=value`` (repeatable; the value
 is read as JSON when it parses, e.g. ``seeds=[0,1]``) sets a parameter of
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .executor import BACKENDS, ClusterUnavailableError
+from .executor import BACKENDS, ClusterUnavailableError, cpu_cores
 from .experiments.params import PRESETS, resolve_root
 from .records.io import read_json, write_json
 from .records.provenance import REPO_ROOT, git_commit
@@ -79,9 +82,12 @@ class NotebookFailed(RuntimeError):
     """A notebook raised, or did not write what it is listed with."""
 
     def __init__(self, notebook: str, message: str, executed: Optional[Path] = None):
-        self.notebook, self.executed = notebook, executed
+        self.notebook, self.reason, self.executed = notebook, message, executed
         where = f"\nthe executed copy with the full traceback: {executed}" if executed else ""
         super().__init__(f"notebook {notebook} failed: {message}{where}")
+
+    def __reduce__(self):  # raised in a worker process, re-raised here
+        return type(self), (self.notebook, self.reason, self.executed)
 
 
 def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[str]] = None) -> list[Path]:
@@ -168,6 +174,54 @@ def execute_notebook(path: Path, preset: str, parameters: Optional[dict] = None,
     return executed
 
 
+def _timed_notebook(path: Path, preset: str, parameters: Optional[dict], output_root: Optional[Path],
+                    kernel_name: Optional[str]) -> float:
+    start = time.perf_counter()
+    execute_notebook(path, preset, parameters, output_root, kernel_name=kernel_name)
+    return time.perf_counter() - start
+
+
+def execute_notebooks(paths: Sequence[Path], preset: str, parameters: Optional[dict] = None,
+                      output_root: Optional[Path] = None, kernel_name: Optional[str] = None,
+                      workers: Optional[int] = None, log: Callable[[str], None] = print) -> dict[str, float]:
+    """Execute the notebooks, ``workers`` at a time (default: one per core; each
+    has its own kernel, and they only read the run store and draw, each into
+    its own files); returns the seconds each took, in notebook order.  After a
+    failure no further notebook starts, those running finish, and the first
+    failure is raised."""
+    count = max(1, min(workers or cpu_cores(), len(paths)))
+    timings: dict[str, float] = {}
+    if count == 1:
+        for path in paths:
+            log(f"  {path.stem} ...")
+            timings[path.stem] = _timed_notebook(path, preset, parameters, output_root, kernel_name)
+            log(f"  {path.stem}: {timings[path.stem]:.0f} s")
+        return timings
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # Inherited by the workers, and by the kernels they start (see execute_notebook).
+    os.environ.setdefault("MILENAS_PROGRESS", "text")
+    waiting, running, failure = list(paths), {}, None
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while running or (waiting and failure is None):
+            while waiting and failure is None and len(running) < count:  # submitted one by one: none queued
+                path = waiting.pop(0)
+                log(f"  {path.stem} ...")
+                running[pool.submit(_timed_notebook, path, preset, parameters, output_root, kernel_name)] = path
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                try:
+                    timings[path.stem] = future.result()
+                    log(f"  {path.stem}: {timings[path.stem]:.0f} s")
+                except NotebookFailed as error:
+                    failure = failure or error
+    if failure is not None:
+        raise failure
+    return {path.stem: timings[path.stem] for path in paths}
+
+
 @dataclass
 class RunReport:
     preset: str
@@ -183,9 +237,9 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     """Train every run the notebooks need and the store lacks, all at once
     (:func:`milenas_lib.experiments.plan.run_notebooks_missing`: ``workers`` at a time,
     1 = one after another; ``backend``/``address``/``per_gpu`` as in
-    :func:`milenas_lib.executor.execute`); then execute the notebooks in order,
-    which only read the store and draw, and write the index.  Stops at the
-    first failure."""
+    :func:`milenas_lib.executor.execute`); then execute the notebooks
+    (``workers`` at a time, see :func:`execute_notebooks`), which only read the
+    store and draw, and write the index.  Stops at the first failure."""
     from .experiments.plan import run_notebooks_missing
 
     root = resolve_root(output_root)
@@ -194,7 +248,6 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     unknown = sorted(set(parameters or {}) - known)
     if unknown:
         raise ValueError(f"no notebook declares the parameter(s) {unknown}; declared are: {', '.join(sorted(known))}")
-    timings: dict[str, float] = {}
     start = time.perf_counter()
     log(f"reproduce: {len(paths)} notebook(s), preset {preset}, results under {root}")
     run_notebooks_missing(preset, [p.stem for p in paths], parameters=parameters,
@@ -202,12 +255,7 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
                           address=address, per_gpu=per_gpu, notebooks_dir=notebooks_dir, log=log)
     runs_s = time.perf_counter() - start
     log(f"  missing runs of every notebook: {runs_s:.0f} s")
-    for path in paths:
-        t0 = time.perf_counter()
-        log(f"  {path.stem} ...")
-        execute_notebook(path, preset, parameters, output_root, kernel_name=kernel_name)
-        timings[path.stem] = time.perf_counter() - t0
-        log(f"  {path.stem}: {timings[path.stem]:.0f} s")
+    timings = execute_notebooks(paths, preset, parameters, output_root, kernel_name, workers, log)
     total = time.perf_counter() - start
     timing_path = root / "results" / "executed" / f"timings_{preset}.json"
     previous = read_json(timing_path)["notebooks"] if timing_path.exists() and only else {}

@@ -59,20 +59,28 @@ def test_local_backend_two_workers_gives_the_serial_records(serial, tmp_path):
     assert not again.ran and len(again.stored) == 4
 
 
-def test_unique_runs_keeps_the_first_run_of_each_folder(tmp_path):
+def test_queue_keeps_one_run_per_folder_longest_first_and_takes_more(tmp_path):
     first = Run(tmp_path / "a", "m:f", label="first")
-    runs = [first, Run(tmp_path / "b", "m:f"), Run(tmp_path / "x" / ".." / "a", "m:g", label="second")]
-    assert executor.unique_runs(runs) == runs[:2] and executor.unique_runs(runs)[0].label == "first"
+    runs = [first, Run(tmp_path / "b", "m:f", estimate_s=5.0), Run(tmp_path / "x" / ".." / "a", "m:g", label="second")]
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "record.json").write_text(json.dumps({"completed": True, "epochs": [0]}))
+    later = [Run(tmp_path / "d", "m:f", estimate_s=1.0), Run(tmp_path / "b", "m:g")]
+    queue = executor.RunQueue(runs + [Run(tmp_path / "c", "m:f")], more=lambda: later)
+    assert [run.folder.name for run in queue.waiting] == ["b", "a"]  # the longest estimate first
+    assert queue.waiting[1].label == "first" and [run.folder.name for run in queue.stored] == ["c"]
+    assert queue.pop().folder.name == "b"
+    assert [run.folder.name for run in queue.refill()] == ["d"]  # b was seen already
+    assert [run.folder.name for run in queue.waiting] == ["d", "a"] and not queue.refill()
 
 
 def test_slots_pin_runs_to_gpus_and_split_cores(monkeypatch):
     gpu_runs = [Run(Path("a"), "m:f", device="auto"), Run(Path("b"), "m:f", device="cuda")]
-    monkeypatch.setattr(executor, "_gpu_ids", lambda: ["3", "5"])
+    monkeypatch.setattr(executor.runs, "_gpu_ids", lambda: ["3", "5"])
     envs = executor.slots(gpu_runs, per_gpu=2)
     assert [env["CUDA_VISIBLE_DEVICES"] for env in envs] == ["3", "5", "3", "5"]  # spread over the devices
     assert len(executor.slots(gpu_runs, workers=3, per_gpu=2)) == 3
     assert len(executor.slots(gpu_runs)) == 2 * executor.DEFAULT_PER_GPU
-    monkeypatch.setattr(executor, "cpu_cores", lambda: 8)
+    monkeypatch.setattr(executor.runs, "cpu_cores", lambda: 8)
     cpu_runs = [Run(Path("a"), "m:f", device="cpu", threads=2)]
     envs = executor.slots(cpu_runs)
     assert len(envs) == 4 and envs[0]["OMP_NUM_THREADS"] == "2" and "CUDA_VISIBLE_DEVICES" not in envs[0]
@@ -111,11 +119,38 @@ def test_local_backend_retries_a_killed_worker_and_raises_run_errors(tmp_path):
 
 
 def test_one_worker_runs_in_this_process(tmp_path, monkeypatch):
-    monkeypatch.setattr(executor, "_child", None)  # no worker process may be started
+    monkeypatch.setattr(executor.local, "_child", None)  # no worker process may be started
     runs = [Run(tmp_path / name, f"{__name__}:die_once", {"out_dir": str(tmp_path / name), "marker": __file__},
                 device="cpu") for name in ("a", "b")]
     assert len(execute(runs, workers=1, progress=False).ran) == 2
     assert all(executor.stored_record(tmp_path / name) for name in ("a", "b"))
+
+
+def after(out_dir: str, source: str) -> None:
+    """A run that needs another's finished record (as a training needs its search)."""
+    record = executor.stored_record(source)
+    assert record is not None, f"started before {source} finished"
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "record.json").write_text(json.dumps({"completed": True, "epochs": [0], "from": source}))
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_runs_that_become_ready_join_the_queue(tmp_path, workers):
+    def make(name: str) -> Run:
+        return Run(tmp_path / name, f"{__name__}:die_once", {"out_dir": str(tmp_path / name), "marker": __file__},
+                   label=name, device="cpu")
+
+    dependent = Run(tmp_path / "dependent", f"{__name__}:after",
+                    {"out_dir": str(tmp_path / "dependent"), "source": str(tmp_path / "source")}, device="cpu")
+    asked = []
+
+    def more() -> list[Run]:
+        asked.append(1)
+        return [dependent] if executor.stored_record(tmp_path / "source") else []
+
+    report = execute([make("other"), make("source")], workers=workers, progress=False, more=more, poll_s=0.1)
+    assert {run.folder.name for run in report.ran} == {"other", "source", "dependent"} and len(asked) == 3
+    assert json.loads((tmp_path / "dependent" / "record.json").read_text())["from"] == str(tmp_path / "source")
 
 
 def test_unknown_backend_and_address_without_ray_backend_are_refused(tmp_path):

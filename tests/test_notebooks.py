@@ -148,21 +148,29 @@ def test_rebuilding_from_stored_runs_trains_nothing(reproduced):
 
 
 @pytest.mark.slow
-def test_a_failing_notebook_stops_the_run_naming_notebook_and_cell(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_notebook_stops_the_run_naming_notebook_and_cell(tmp_path, workers):
+    """One at a time, nothing after the failing notebook runs; two at a time,
+    the one running beside it finishes and no further one starts."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    cells = [nbformat.v4.new_code_cell('preset = "smoke"', metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell("x = 1"),
-             nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')")]
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                                  "display_name": "Python 3"}})
-    nbformat.write(notebook, notebooks / "01_broken.ipynb")
-    nbformat.write(notebook, notebooks / "02_never_run.ipynb")
+
+    def write(name: str, *sources: str) -> None:
+        cells = [nbformat.v4.new_code_cell('preset = "smoke"', metadata={"tags": ["parameters"]})]
+        cells += [nbformat.v4.new_code_cell(source) for source in sources]
+        kernel = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel}), notebooks / name)
+
+    write("01_broken.ipynb", "x = 1", "raise RuntimeError('broken on purpose')")
+    write("02_slower.ipynb", "import time\ntime.sleep(8)")
+    write("03_never_run.ipynb", "x = 1")
     with pytest.raises(reproduce.NotebookFailed) as failure:
-        reproduce.run("smoke", output_root=tmp_path, notebooks_dir=notebooks, log=lambda line: None)
+        reproduce.run("smoke", output_root=tmp_path, notebooks_dir=notebooks, workers=workers, log=lambda line: None)
     message = str(failure.value)
     assert "01_broken" in message and "cell 3 of 3" in message and "broken on purpose" in message
-    assert not (tmp_path / "results" / "executed" / "02_never_run.ipynb").exists()
+    executed = tmp_path / "results" / "executed"
+    assert (executed / "02_slower.ipynb").exists() == (workers == 2)
+    assert not (executed / "03_never_run.ipynb").exists()
 
 
 # ---------------------------------------------------------------------------

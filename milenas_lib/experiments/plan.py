@@ -12,7 +12,7 @@ notebooks execute, so that these only read and draw.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -254,18 +254,31 @@ def run_notebooks_missing(preset: str, notebooks: Optional[Sequence[str]] = None
                           output_root: Optional[str] = None, workers: Optional[int] = None, backend: str = "local",
                           address: Optional[str] = None, per_gpu: Optional[int] = None,
                           notebooks_dir: Path = NOTEBOOKS_DIR, log: Callable[[str], None] = print) -> int:
-    """Train every run the notebooks need and the store lacks, all at once;
-    then the trainings of searched cells, once their searches are done.
-    Returns the number of runs executed; none with ``reuse_only`` among ``parameters``."""
+    """Train every run the notebooks need and the store lacks, all at once, the
+    longest (by its cost estimate) first; a training of a searched cell joins
+    as soon as its searches are done.  Returns the number of runs executed;
+    none with ``reuse_only`` among ``parameters``."""
     if str((parameters or {}).get("reuse_only", False)).lower() == "true":
         return 0  # the notebooks then rebuild from the store only, and name what is missing
-    executed = 0
-    for _ in range(2):
+
+    def ready() -> tuple[list[Run], bool]:
+        """The runnable missing runs with their estimates, and whether some still wait for searches."""
         plan = make_plan(preset, notebooks, parameters=parameters, output_root=output_root, resolve_data=True,
                          notebooks_dir=notebooks_dir)
-        runnable = [n.run for n in plan.missing if n.run is not None]
-        if not runnable:
-            break
-        log(f"reproduce: {len(runnable)} missing run(s) ({backend}, workers={workers or 'auto'})")
-        executed += len(execute(runnable, backend=backend, workers=workers, per_gpu=per_gpu, address=address).ran)
-    return executed
+        runs = [replace(n.run, estimate_s=n.seconds) for n in plan.missing if n.run is not None]
+        return runs, any(n.run is None for n in plan.missing)
+
+    runs, waiting = ready()
+    if not runs:
+        return 0
+
+    def more() -> list[Run]:  # re-planned after each finished run while a training waits for its cell
+        nonlocal waiting
+        if not waiting:
+            return []
+        became_ready, waiting = ready()
+        return became_ready
+
+    log(f"reproduce: {len(runs)} missing run(s){' and the trainings of searched cells' if waiting else ''} "
+        f"({backend}, workers={workers or 'auto'})")
+    return len(execute(runs, backend=backend, workers=workers, per_gpu=per_gpu, address=address, more=more).ran)
