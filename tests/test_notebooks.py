@@ -137,6 +137,20 @@ def test_figures_say_which_data_they_show(reproduced):
 
 
 @pytest.mark.slow
+def test_reproduce_trains_exactly_the_planned_runs(reproduced):
+    """Every run folder in the store is one the plan lists, all stored: none trained
+    twice under another name while the searches that choose a cell were running."""
+    from milenas_lib.experiments.plan import make_plan
+
+    root, _ = reproduced
+    plan = make_plan("smoke", parameters=TINY_PARAMETERS, output_root=str(root), device_type="cpu",
+                     notebooks_dir=REPO / "notebooks")
+    assert all(need.status == "stored" for need in plan.needs), [n.description for n in plan.missing]
+    stored = {path.parent.resolve() for path in (root / "results" / "runs").rglob("record.json")}
+    assert stored == {need.folder.resolve() for need in plan.needs}
+
+
+@pytest.mark.slow
 def test_rebuilding_from_stored_runs_trains_nothing(reproduced):
     """reuse_only=True rebuilds a figure from the store; a missing run is an error, not a silent retrain."""
     root, _ = reproduced

@@ -45,6 +45,7 @@ class Need:
     config: Any
     notebooks: list[str] = field(default_factory=list)
     status: str = "missing"        # "stored", "missing", "partial E/N", "waits for its searches"
+    searched_cell: bool = False    # a training of the cell its searches chose
     steps: int = 0
     seconds: float = 0.0
 
@@ -100,21 +101,23 @@ def _trainings(nb, dataset: str, table: dict, data_root: Optional[str]) -> list[
     overrides = train_overrides_for(nb.preset, dataset, nb.parameters.get("train_overrides"))
     options = dict(overrides=overrides, output_root=nb.output_root, device=nb.device, data_root=data_root)
     candidates = {name: name for name in genotype_choice(nb.genotypes, nb.preset, table)}
+    searched: dict[str, str] = {}
     waiting: list[Need] = []
     if nb.include_searched:
         searches = search_jobs(["milenas_lam1"], nb.seeds, nb.preset, output_root=nb.output_root,
-                                     overrides=nb.search_overrides, device=nb.device, data_root=nb.data_root)
+                               overrides=nb.search_overrides, device=nb.device, data_root=nb.data_root)
         records = [stored_record(job.folder) for _, job in searches]
         if all(records):
             stored = [{**r, "setting": spec.key, "run_dir": str(job.folder)} for r, (spec, job) in zip(records, searches)]
-            candidates = {**searched_genotypes(stored), **candidates}
+            searched = searched_genotypes(stored)
         else:  # the cell is chosen by its searches: cost it as DARTS_V2 for now
             for _, job in train_jobs(["DARTS_V2"], nb.seeds, nb.preset, dataset, **options):
                 description = job.description.replace("DARTS_V2", "best MiLeNAS λ=1 cell")
                 waiting.append(Need("train", description, None, None, job.run.kwargs["config"],
-                                    status="waits for its searches"))
-    return waiting + [Need("train", job.description, job.folder, job.run, job.run.kwargs["config"])
-                      for _, job in train_jobs(candidates, nb.seeds, nb.preset, dataset, **options)]
+                                    status="waits for its searches", searched_cell=True))
+    return waiting + [Need("train", job.description, job.folder, job.run, job.run.kwargs["config"],
+                           searched_cell=name in searched)
+                      for name, job in train_jobs({**searched, **candidates}, nb.seeds, nb.preset, dataset, **options)]
 
 
 def _evaluation(dataset: str) -> Callable:
@@ -261,22 +264,26 @@ def run_notebooks_missing(preset: str, notebooks: Optional[Sequence[str]] = None
     if str((parameters or {}).get("reuse_only", False)).lower() == "true":
         return 0  # the notebooks then rebuild from the store only, and name what is missing
 
-    def ready() -> tuple[list[Run], bool]:
-        """The runnable missing runs with their estimates, and whether some still wait for searches."""
+    def runnable(searched_cells_only: bool = False) -> tuple[list[Run], bool]:
+        """The missing runs that can start, with their estimates; and whether a training still waits for its cell."""
         plan = make_plan(preset, notebooks, parameters=parameters, output_root=output_root, resolve_data=True,
                          notebooks_dir=notebooks_dir)
-        runs = [replace(n.run, estimate_s=n.seconds) for n in plan.missing if n.run is not None]
+        runs = [replace(n.run, estimate_s=n.seconds) for n in plan.missing
+                if n.run is not None and (n.searched_cell or not searched_cells_only)]
         return runs, any(n.run is None for n in plan.missing)
 
-    runs, waiting = ready()
+    runs, waiting = runnable()
     if not runs:
         return 0
 
-    def more() -> list[Run]:  # re-planned after each finished run while a training waits for its cell
+    def more() -> list[Run]:
+        """After each finished run, while a training waits for its cell: the
+        trainings of searched cells that became ready (only those: a plan made
+        while other runs are half done may name other folders for them)."""
         nonlocal waiting
         if not waiting:
             return []
-        became_ready, waiting = ready()
+        became_ready, waiting = runnable(searched_cells_only=True)
         return became_ready
 
     log(f"reproduce: {len(runs)} missing run(s){' and the trainings of searched cells' if waiting else ''} "
