@@ -153,6 +153,27 @@ def test_runs_that_become_ready_join_the_queue(tmp_path, workers):
     assert json.loads((tmp_path / "dependent" / "record.json").read_text())["from"] == str(tmp_path / "source")
 
 
+def start_method(out_dir: str) -> None:
+    """A run that notes how its own subprocesses (e.g. data-loader workers) would start."""
+    import multiprocessing
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "record.json").write_text(json.dumps({"completed": True, "epochs": [0],
+                                                           "start_method": multiprocessing.get_start_method()}))
+
+
+@pytest.mark.slow
+def test_a_worker_starts_its_subprocesses_as_the_driver_would(tmp_path):
+    """Spawned workers would otherwise spawn their data-loader workers too, each
+    importing torch again every epoch (a 4x slower smoke ImageNet training)."""
+    import multiprocessing
+
+    runs = [Run(tmp_path / name, f"{__name__}:start_method", {"out_dir": str(tmp_path / name)}, device="cpu")
+            for name in ("a", "b")]
+    execute(runs, workers=2, progress=False)
+    assert {executor.stored_record(run.folder)["start_method"] for run in runs} == {multiprocessing.get_start_method()}
+
+
 def test_unknown_backend_and_address_without_ray_backend_are_refused(tmp_path):
     with pytest.raises(ValueError, match="backend"):
         execute([], backend="dask")

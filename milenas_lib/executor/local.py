@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from typing import Any
+from typing import Any, Optional
 
 from .bars import Progress
 from .runs import ExecutorError, Run, RunQueue, execute_one
@@ -43,10 +43,16 @@ def _stop_with_parent() -> None:
         pass  # not Linux: the worker finishes its run on its own
 
 
-def _child(run: Run, env: dict, connection) -> None:
+def _child(run: Run, env: dict, start_method: Optional[str], connection) -> None:
     """A local worker process: pin, run, send ("ok", None) or ("error", exception)."""
+    import multiprocessing
+
     os.environ.update(env)
     _stop_with_parent()
+    # A spawned process spawns its own children too; the run's data-loader workers
+    # would then import torch afresh every epoch (5 s each here).  They start as
+    # they would in the driver (on Linux by default: fork).
+    multiprocessing.set_start_method(start_method, force=True)
     try:
         execute_one(run)
     except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
@@ -78,6 +84,7 @@ def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Pr
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
+    start_method = multiprocessing.get_start_method(allow_none=True)  # None: the platform's default
     free = list(range(len(envs)))
     running: dict[int, tuple[Any, Run, Any, float]] = {}
     attempts: dict[str, int] = {}
@@ -87,7 +94,8 @@ def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Pr
             while queue and free:
                 slot, run = free.pop(0), queue.pop()
                 receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(run, envs[slot], sender), name=f"run {run.label}")
+                process = context.Process(target=_child, args=(run, envs[slot], start_method, sender),
+                                          name=f"run {run.label}")
                 process.start()
                 sender.close()
                 running[slot] = (process, run, receiver, time.perf_counter())

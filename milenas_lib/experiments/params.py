@@ -271,7 +271,7 @@ NOTEBOOK_PARAMETERS: dict[str, Callable[[Any, str], Any]] = {
     "genotypes": lambda v, preset: resolve_names(v, "genotypes"),
     "imagenet_root": lambda v, preset: resolve_folder(v, "imagenet_root"),
     "train_overrides": _train_overrides,
-    # How missing runs are trained (milenas_lib/executor.py, docs/SCALING.md).
+    # How missing runs are trained (milenas_lib/executor/, docs/SCALING.md).
     "workers": lambda v, preset: resolve_number(v, "workers", int, 1, True),
     "backend": lambda v, preset: resolve_choice(v, "backend", ("local", "ray")),
     "address": lambda v, preset: None if literal(v) in (None, "") else str(v),
