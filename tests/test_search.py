@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -56,6 +57,17 @@ def test_interrupted_search_resumes_to_the_same_end(tmp_path):
         assert torch.equal(a[name], b[name]), name  # bit-identical on the CPU, α and w alike
     for e1, e2 in zip(straight.record["epochs"], resumed.record["epochs"]):
         assert e1["train_loss"] == e2["train_loss"] and e1["val_acc"] == e2["val_acc"]
+
+
+def test_resuming_after_an_epochs_last_step_warns_about_nothing(tmp_path):
+    """Resumed there, the process steps the schedule before any optimizer step:
+    right here, so torch's warning about that order is not shown."""
+    config = SearchConfig(method="milenas", **{**TINY, "per_class": 2})  # one step per epoch
+    # Stopped after the second epoch's only step, as notebook 8 stops its measured search.
+    assert not run_search(config, tmp_path, stop_after_steps=2, progress=False).completed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run_search(config, tmp_path, progress=False).completed
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):

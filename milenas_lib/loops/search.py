@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -191,7 +192,11 @@ def _search(config: SearchConfig, run: RunDir, stop_after_steps: Optional[int], 
                     raise run.interruption(epoch, done)
         start_batch = 0
         lrs = {"w_lr": ctx.lr, "alpha_lr": alpha_optimizer.param_groups[0]["lr"]}
-        scheduler.step()
+        with warnings.catch_warnings():
+            # Resumed after the epoch's last step, this process has made no optimizer
+            # step yet, which torch takes for a mistake; the schedule is the same.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            scheduler.step()
 
         eval_start = time.perf_counter()
         val_loss, val_acc = evaluate(model, data.val_eval, rule.eval_arch(model), layout)
