@@ -119,7 +119,7 @@ def test_local_backend_retries_a_killed_worker_and_raises_run_errors(tmp_path):
 
 
 def test_one_worker_runs_in_this_process(tmp_path, monkeypatch):
-    monkeypatch.setattr(executor.local, "_child", None)  # no worker process may be started
+    monkeypatch.setattr(executor.local, "_worker", None)  # no worker process may be started
     runs = [Run(tmp_path / name, f"{__name__}:die_once", {"out_dir": str(tmp_path / name), "marker": __file__},
                 device="cpu") for name in ("a", "b")]
     assert len(execute(runs, workers=1, progress=False).ran) == 2
@@ -153,25 +153,29 @@ def test_runs_that_become_ready_join_the_queue(tmp_path, workers):
     assert json.loads((tmp_path / "dependent" / "record.json").read_text())["from"] == str(tmp_path / "source")
 
 
-def start_method(out_dir: str) -> None:
-    """A run that notes how its own subprocesses (e.g. data-loader workers) would start."""
+def worker_facts(out_dir: str) -> None:
+    """A run that notes its worker process and how that process would start its own
+    subprocesses (e.g. data-loader workers)."""
     import multiprocessing
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "record.json").write_text(json.dumps({"completed": True, "epochs": [0],
-                                                           "start_method": multiprocessing.get_start_method()}))
+    (Path(out_dir) / "record.json").write_text(json.dumps({
+        "completed": True, "epochs": [0], "pid": os.getpid(), "start_method": multiprocessing.get_start_method()}))
 
 
 @pytest.mark.slow
-def test_a_worker_starts_its_subprocesses_as_the_driver_would(tmp_path):
-    """Spawned workers would otherwise spawn their data-loader workers too, each
-    importing torch again every epoch (a 4x slower smoke ImageNet training)."""
+def test_workers_are_kept_for_the_next_run_and_start_subprocesses_as_the_driver(tmp_path):
+    """Two workers run four runs (no torch import and data read per run); spawned
+    workers would spawn their data-loader workers too, each importing torch again
+    every epoch (a 4x slower smoke ImageNet training)."""
     import multiprocessing
 
-    runs = [Run(tmp_path / name, f"{__name__}:start_method", {"out_dir": str(tmp_path / name)}, device="cpu")
-            for name in ("a", "b")]
-    execute(runs, workers=2, progress=False)
-    assert {executor.stored_record(run.folder)["start_method"] for run in runs} == {multiprocessing.get_start_method()}
+    runs = [Run(tmp_path / name, f"{__name__}:worker_facts", {"out_dir": str(tmp_path / name)}, device="cpu")
+            for name in "abcd"]
+    execute(runs, workers=2, progress=False, poll_s=0.1)
+    facts = [executor.stored_record(run.folder) for run in runs]
+    assert len({fact["pid"] for fact in facts}) <= 2 and os.getpid() not in {fact["pid"] for fact in facts}
+    assert {fact["start_method"] for fact in facts} == {multiprocessing.get_start_method()}
 
 
 def test_unknown_backend_and_address_without_ray_backend_are_refused(tmp_path):

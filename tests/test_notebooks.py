@@ -150,6 +150,35 @@ def test_reproduce_trains_exactly_the_planned_runs(reproduced):
     assert stored == {need.folder.resolve() for need in plan.needs}
 
 
+PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
+              "platform", "created", "gpu_hours", "resumed", "peak_mem_mib"}
+
+
+def _comparable(value, root: Path):
+    """A record without timings (``*_s``) and provenance, its paths relative to ``root``."""
+    if isinstance(value, dict):
+        return {k: _comparable(v, root) for k, v in value.items() if k not in PROVENANCE and not k.endswith("_s")}
+    if isinstance(value, list):
+        return [_comparable(v, root) for v in value]
+    return value.replace(str(root), "<root>") if isinstance(value, str) else value
+
+
+@pytest.mark.slow
+def test_runs_one_after_another_give_the_records_of_the_parallel_reproduce(reproduced, tmp_path):
+    """The runs of notebooks 6 and 8 (a search measured along the way, and trainings
+    that wait for their search) with WORKERS=1, against the parallel run's records."""
+    from milenas_lib.experiments.plan import run_notebooks_missing
+
+    root, _ = reproduced
+    assert run_notebooks_missing("smoke", ["06", "08"], parameters=TINY_PARAMETERS, output_root=str(tmp_path),
+                                 workers=1, notebooks_dir=REPO / "notebooks", log=lambda line: None) >= 6
+    serial = sorted((tmp_path / "results" / "runs").rglob("record.json"))
+    for path in serial:
+        ours = _comparable(json.loads(path.read_text()), tmp_path)
+        parallel = root / path.relative_to(tmp_path)
+        assert ours == _comparable(json.loads(parallel.read_text()), root), path.relative_to(tmp_path)
+
+
 @pytest.mark.slow
 def test_rebuilding_from_stored_runs_trains_nothing(reproduced):
     """reuse_only=True rebuilds a figure from the store; a missing run is an error, not a silent retrain."""

@@ -15,11 +15,11 @@ cost plan's estimate) start first, and runs that become ready while others
 run (``more``) join the queue: a training waiting for the search that chooses
 its cell starts as soon as that search is done.
 
-``local``: one fresh process per run (spawned, so no CUDA or thread state is
-inherited), at most ``workers`` at a time: on the CPU ``cores // threads``
-(one thread per run), on GPUs ``per_gpu`` runs per device, each process pinned
-to its device with ``CUDA_VISIBLE_DEVICES``; one worker runs them here, one
-after another.  ``ray``: one Ray Core task per run with ``num_cpus`` = threads
+``local``: ``workers`` worker processes (spawned, so no CUDA or thread state
+is inherited from the driver), each running one run at a time and kept for
+the next: on the CPU ``cores // threads`` (one thread per run), on GPUs
+``per_gpu`` per device, each pinned to its device with
+``CUDA_VISIBLE_DEVICES``; one worker runs them here, one after another.  ``ray``: one Ray Core task per run with ``num_cpus`` = threads
 and ``num_gpus`` = 1/per_gpu, ``max_retries`` for dead workers; ``address``
 joins an existing cluster (``ray start --head``; docs/SCALING.md), otherwise a
 local Ray instance is started and stopped.

@@ -1,5 +1,6 @@
-"""Backend ``local``: the runs in this process one after another, or in fresh
-worker processes (spawned: no CUDA or thread state is inherited), a few at a time."""
+"""Backend ``local``: the runs in this process one after another, or in a few
+worker processes (spawned: no CUDA or thread state is inherited from the
+driver), each running its runs one after another."""
 from __future__ import annotations
 
 import os
@@ -43,8 +44,10 @@ def _stop_with_parent() -> None:
         pass  # not Linux: the worker finishes its run on its own
 
 
-def _child(run: Run, env: dict, start_method: Optional[str], connection) -> None:
-    """A local worker process: pin, run, send ("ok", None) or ("error", exception)."""
+def _worker(env: dict, start_method: Optional[str], connection) -> None:
+    """A local worker process: pinned once, then the runs it is sent one after
+    another, like the serial path (``None`` ends it).  Replies ("ok", None) or
+    ("error", exception); after an error it ends."""
     import multiprocessing
 
     os.environ.update(env)
@@ -53,76 +56,108 @@ def _child(run: Run, env: dict, start_method: Optional[str], connection) -> None
     # would then import torch afresh every epoch (5 s each here).  They start as
     # they would in the driver (on Linux by default: fork).
     multiprocessing.set_start_method(start_method, force=True)
-    try:
-        execute_one(run)
-    except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
-        if hasattr(error, "add_note"):  # Python 3.11+: the traceback from the worker travels with the error
-            error.add_note(f"in the worker of {run.label!r}:\n" + "".join(traceback.format_tb(error.__traceback__)))
+    while (run := connection.recv()) is not None:
         try:
-            connection.send(("error", error))
-        except Exception:  # an exception that does not pickle: send its text
-            connection.send(("error", ExecutorError("".join(traceback.format_exception_only(error)).strip())))
-        raise SystemExit(1)
-    connection.send(("ok", None))
+            execute_one(run)
+        except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+            if hasattr(error, "add_note"):  # Python 3.11+: the traceback from the worker travels with the error
+                error.add_note(f"in the worker of {run.label!r}:\n" + "".join(traceback.format_tb(error.__traceback__)))
+            try:
+                connection.send(("error", error))
+            except Exception:  # an exception that does not pickle: send its text
+                connection.send(("error", ExecutorError("".join(traceback.format_exception_only(error)).strip())))
+            raise SystemExit(1)
+        connection.send(("ok", None))
 
 
-def _reply(receiver) -> Any:
-    """The worker's reply, or None when it died without one (killed)."""
-    try:
-        return receiver.recv() if receiver.poll() else None
-    except EOFError:
+class _Slot:
+    """One worker process (started when first needed, again after it died) and its current run."""
+
+    def __init__(self, context, env: dict, start_method: Optional[str]) -> None:
+        self.context, self.env, self.start_method = context, env, start_method
+        self.process, self.connection = None, None
+        self.run: Optional[Run] = None
+        self.started = 0.0
+
+    def send(self, run: Run) -> None:
+        if self.process is None:
+            self.connection, child_end = self.context.Pipe()
+            self.process = self.context.Process(target=_worker, args=(self.env, self.start_method, child_end),
+                                                name="milenas run worker")
+            self.process.start()
+            child_end.close()
+        self.connection.send(run)
+        self.run, self.started = run, time.perf_counter()
+
+    def reply(self) -> Any:
+        """The reply to the current run; None when the worker died without one (then it is gone)."""
+        try:
+            if self.connection.poll():
+                return self.connection.recv()
+        except (EOFError, OSError):
+            pass
+        if self.process.is_alive():
+            return "running"
+        self.close()
         return None
-    finally:
-        receiver.close()
+
+    def close(self, stop: bool = False) -> None:
+        if self.process is None:
+            return
+        if stop:
+            self.process.terminate()
+        else:
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+        self.process.join()
+        self.connection.close()
+        self.process, self.connection = None, None
 
 
 def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Progress, poll_s: float) -> int:
-    """At most ``len(envs)`` fresh worker processes at a time; a worker that dies
-    without a reply (killed) is started again up to ``retries`` times.  Returns
-    the number of restarts."""
+    """``len(envs)`` worker processes, each running one run at a time and kept for
+    the next (no torch import, no data set read again per run); a worker that
+    dies without a reply (killed) is replaced and its run started again, up to
+    ``retries`` times, resuming from its checkpoint.  Returns the restarts."""
     import multiprocessing
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
     start_method = multiprocessing.get_start_method(allow_none=True)  # None: the platform's default
-    free = list(range(len(envs)))
-    running: dict[int, tuple[Any, Run, Any, float]] = {}
+    slots = [_Slot(context, env, start_method) for env in envs]
     attempts: dict[str, int] = {}
     retried = 0
+    failed = True
     try:
-        while queue or running:
-            while queue and free:
-                slot, run = free.pop(0), queue.pop()
-                receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(run, envs[slot], start_method, sender),
-                                          name=f"run {run.label}")
-                process.start()
-                sender.close()
-                running[slot] = (process, run, receiver, time.perf_counter())
-                progress.start(run)
-            wait([process.sentinel for process, _, _, _ in running.values()], timeout=poll_s)
+        while queue or any(slot.run for slot in slots):
+            for slot in slots:
+                if slot.run is None and queue:
+                    slot.send(queue.pop())
+                    progress.start(slot.run)
+            busy = [slot for slot in slots if slot.run]
+            wait([s.connection for s in busy] + [s.process.sentinel for s in busy], timeout=poll_s)
             progress.poll()
-            for slot, (process, run, receiver, started) in list(running.items()):
-                if process.is_alive():
+            for slot in busy:
+                reply = slot.reply()
+                if reply == "running":
                     continue
-                process.join()
-                reply = _reply(receiver)
-                del running[slot]
-                free.append(slot)
+                run, slot.run = slot.run, None
                 if reply is not None and reply[0] == "ok":
-                    progress.finish(run, time.perf_counter() - started)
+                    progress.finish(run, time.perf_counter() - slot.started)
                     progress.grow(queue.refill())
                 elif reply is not None:
                     raise reply[1]
                 else:
                     attempts[str(run.folder)] = attempts.get(str(run.folder), 0) + 1
                     if attempts[str(run.folder)] > retries:
-                        raise ExecutorError(f"{run.label}: its worker died {attempts[str(run.folder)]} times (exit "
-                                            f"code {process.exitcode}); its checkpoint in {run.folder} is kept")
+                        raise ExecutorError(f"{run.label}: its worker died {attempts[str(run.folder)]} times; "
+                                            f"its checkpoint in {run.folder} is kept")
                     retried += 1
                     queue.again(run)  # resumes from its checkpoint
+        failed = False
     finally:
-        for process, _, _, _ in running.values():  # on an error or Ctrl-C: the others resume next time
-            process.terminate()
-            process.join()
+        for slot in slots:  # on an error or Ctrl-C the runs in flight stop; they resume next time
+            slot.close(stop=failed)
     return retried
