@@ -7,8 +7,9 @@ instead of being trained again.  The hash covers the run identity (every
 setting that changes the result, not device, threads or data path), so a
 changed preset never silently reuses old runs.
 
-:func:`run_missing` is the one place that decides which runs to train and
-trains them; everything that fills the store goes through it.
+Everything that fills the store goes through :func:`milenas_lib.executor.execute`,
+which runs only the folders without a complete record: :func:`run_missing`
+for a notebook's own cells, ``plan.run_notebooks_missing`` for ``make reproduce``.
 """
 from __future__ import annotations
 
