@@ -200,8 +200,6 @@ def execute_notebooks(paths: Sequence[Path], preset: str, parameters: Optional[d
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    # Inherited by the workers, and by the kernels they start (see execute_notebook).
-    os.environ.setdefault("MILENAS_PROGRESS", "text")
     waiting, running, failure = list(paths), {}, None
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
         while running or (waiting and failure is None):
