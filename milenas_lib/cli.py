@@ -1,4 +1,4 @@
-"""``python -m milenas_lib COMMAND``: info, search, train, demo.
+"""``python -m milenas_lib COMMAND``: info, search, train, bench, plan, verify, demo.
 
 Every command validates its input before any work starts; a bad value exits
 with status 2 and one line that names the problem and the fix.
@@ -43,7 +43,19 @@ def cmd_info(args: argparse.Namespace) -> int:
         counts = info[dataset]
         print(f"{dataset:9s} params {counts['params'] / 1e6:.2f}M  with aux {counts['params_with_aux'] / 1e6:.2f}M  "
               f"mult-adds {counts['mult_adds'] / 1e6:.0f}M")
+    print(f"mult-adds counted as {info['mult_adds_convention']}")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import VerifyError, verify
+
+    try:
+        result = verify(args.record, args.epochs, args.device, args.data_root)
+    except VerifyError as error:
+        raise UsageError(str(error)) from None
+    print(result.summary())
+    return 0 if result.matches else 1
 
 
 def _search_overrides(args: argparse.Namespace) -> dict:
@@ -217,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one of: " + ", ".join(METHODS))
     search.add_argument("--lambda", dest="lam", type=float, help="λ of Eq. 5 (default 1)")
     search.add_argument("--order", default=ORDERS[0], choices=ORDERS,
-                        help="MiLeNAS' step: simultaneous (2 passes) or the authors' alpha_then_w (3)")
+                        help="MiLeNAS' step: simultaneous (2 passes), the authors' alpha_then_w (3) or "
+                             "Algorithm 1's w_then_alpha (3)")
     search.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
     search.add_argument("--epochs", type=_positive_int)
     search.add_argument("--batch-size", type=_positive_int)
@@ -283,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--per-gpu", type=_positive_int, help="wall clock with this many runs per GPU")
     plan.add_argument("--gpus", type=_positive_int, default=1, help="GPUs for the wall clock (default 1)")
     plan.set_defaults(run=cmd_plan)
+
+    verify = commands.add_parser("verify", help="rerun a record's config and seed from scratch and compare "
+                                 "every per-epoch number (exact on the CPU)")
+    verify.add_argument("record", help="a run's record.json or its folder")
+    verify.add_argument("--epochs", type=_positive_int, default=1, help="the first K epochs (default 1)")
+    verify.add_argument("--device", default="cpu", choices=DEVICES)
+    verify.add_argument("--data-root", help="where the data the record names is (default: the kit's usual search)")
+    verify.set_defaults(run=cmd_verify)
 
     demo = commands.add_parser("demo", help="end-to-end pipeline: data, search, genotype and its size")
     demo.add_argument("--method", default="milenas", choices=METHODS)

@@ -22,6 +22,8 @@ METHODS: tuple[str, ...] = method_names()
 GUMBEL_ESTIMATORS: tuple[str, ...] = ("sampled_only", "sampled_scalar", "straight_through")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
+#: Search image sides: CIFAR-10's 32 px, or 32 px shrunk 2x or 4x by area averaging.
+SEARCH_RESOLUTIONS: tuple[int, ...] = (32, 16, 8)
 
 
 class ConfigError(ValueError):
@@ -153,9 +155,11 @@ class SearchConfig(FrozenConfig):
     # and GDAS' network), sampled_scalar (GDAS' NAS-Bench-201 form), both one op
     # per edge, or straight_through (all ops).
     gumbel_estimator: str = GUMBEL_ESTIMATORS[0]
-    # Data: per_class limits each search half to that many images of each class.
+    # Data: per_class limits each search half to that many images of each class;
+    # resolution < 32 shrinks CIFAR-10's images by area averaging (the medium preset's 16 px).
     dataset: str = "cifar10"
     per_class: Optional[int] = None
+    resolution: int = 32
     data_root: Optional[str] = setting(None, result=False)
     seed: int = setting(0, protocol=False)
     device: str = setting("auto", result=False)
@@ -190,6 +194,9 @@ class SearchConfig(FrozenConfig):
             raise ConfigError(f"C must be even (reduction cells halve channels in two), got {self.C}")
         if self.layers < 3:
             raise ConfigError(f"layers must be at least 3 (two reduction cells and a normal one), got {self.layers}")
+        if self.resolution not in SEARCH_RESOLUTIONS:
+            raise ConfigError(f"resolution must be one of {', '.join(map(str, SEARCH_RESOLUTIONS))} (a divisor of "
+                              f"CIFAR-10's 32 px, by area averaging), got {self.resolution}")
         if self.w_lr_min < 0 or self.w_lr_min > self.w_lr:
             raise ConfigError(f"w_lr_min must lie in [0, w_lr={self.w_lr}], got {self.w_lr_min}")
         if self.tau_min > self.tau_max:
@@ -225,6 +232,14 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     # DARTS-2nd and epoch 1 MiLeNAS (both phases).
     "smoke": {"epochs": 2, "batch_size": 8, "C": 4, "layers": 5, "per_class": 8,
               "num_threads": 1, "checkpoint_every_steps": 5},
+    # One machine, results that mean something (docs/PROTOCOL.md, "Presets"): real CIFAR-10
+    # at 16 px (area-averaged), C=8, 5 cells, the paper's batch of 64 for every method, 128
+    # images per class per half (20 steps per epoch), 8 epochs.  With 160 steps instead of
+    # the paper's 19,500, α's Adam rate is 10x the paper's (3e-3) so that α moves as far as
+    # it would in about 1,600 paper steps; every method gets the same.  Sized by measurement
+    # so that the claims' sweep (8 settings x 3 seeds) costs about 3 CPU-core-hours here.
+    "medium": {"epochs": 8, "batch_size": 64, "C": 8, "layers": 5, "per_class": 128, "resolution": 16,
+               "alpha_lr": 3e-3, "num_threads": 1, "checkpoint_every_minutes": 2.0},
 }
 
 
@@ -246,6 +261,8 @@ TRAIN_DATASETS: tuple[str, ...] = ("cifar10", "imagenet", "synthetic")
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "step")
 #: Data held as uint8 tensors at CIFAR-10's own 32x32 (the ImageFolder path rescales).
 TENSOR_DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
+#: Search image sides: CIFAR-10's 32 px, or 32 px shrunk 2x or 4x by area averaging.
+SEARCH_RESOLUTIONS: tuple[int, ...] = (32, 16, 8)
 
 
 @dataclass(frozen=True)
@@ -364,6 +381,11 @@ TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                      "eval_batch_size": 100, "workers": 1, "num_threads": 1},
     },
 }
+
+
+# The medium preset is a search preset: its evaluation trainings are the smoke ones
+# (no claim of the kit rests on a medium training yet; docs/PROTOCOL.md, "Presets").
+TRAIN_PRESETS["medium"] = TRAIN_PRESETS["smoke"]
 
 
 def train_config(preset: str = "paper", dataset: str = "cifar10", **overrides: Any) -> TrainConfig:

@@ -6,10 +6,12 @@ cache being ``MILENAS_CACHE_DIR`` or ``~/.cache/milenas-kit``), else from the
 figures measured in docs/PERFORMANCE.md (CPU, one thread), else, on a GPU,
 from the projection in docs/SCALING.md.  Every estimate says which.
 
-A search step is one α update and one w update; its per-epoch evaluation on
-the search-val half is not counted (a few percent).  A training step is one
-SGD step of the evaluation network; other sizes than the measured one are
-scaled by C² x cells x batch x pixels (the convolutions' arithmetic).
+A search step is one α update and one w update; a search also evaluates the
+search-val half after every epoch (a forward pass per batch, ``EVAL_SHARE`` of
+a single-level step each) and starts a process and loads its data once
+(``RUN_OVERHEAD_S``).  A training step is one SGD step of the evaluation
+network.  Other sizes than the measured ones are scaled from the nearest by
+C² x cells x batch x pixels (the convolutions' arithmetic).
 """
 from __future__ import annotations
 
@@ -21,17 +23,26 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 #: Search-step seconds on the development machine's CPU, one thread
-#: (docs/PERFORMANCE.md, "CPU, paper supernet size" and "CPU, smoke supernet size").
+#: (docs/PERFORMANCE.md, "CPU, paper supernet size", "CPU, medium" and "CPU, smoke supernet size").
 PERFORMANCE_MD: dict[str, dict[str, float]] = {
     "paper": {"single_level": 12.304, "darts_1st": 19.481, "darts_2nd": 49.667, "milenas (simultaneous)": 19.302,
               "milenas (alpha_then_w)": 25.172, "switch": 53.829, "gdas": 6.464,
               "milenas_gumbel (simultaneous)": 7.163, "milenas_gumbel (alpha_then_w)": 10.155},
+    "medium": {"single_level": 1.181, "darts_1st": 1.75, "darts_2nd": 5.419, "milenas (simultaneous)": 1.80,
+               "milenas (alpha_then_w)": 2.3, "milenas (w_then_alpha)": 2.3, "switch": 5.419, "gdas": 0.275,
+               "milenas_gumbel (simultaneous)": 0.282, "milenas_gumbel (alpha_then_w)": 0.36,
+               "milenas_gumbel (w_then_alpha)": 0.36},
     "smoke": {"single_level": 0.578, "darts_1st": 0.973, "darts_2nd": 2.607, "milenas (simultaneous)": 0.983,
               "milenas (alpha_then_w)": 1.259, "switch": 2.532, "gdas": 0.135,
               "milenas_gumbel (simultaneous)": 0.143, "milenas_gumbel (alpha_then_w)": 0.186},
 }
-#: The supernet each size was measured at: (C, cells, batch).
-MEASURED_SEARCH = {"paper": (16, 8, 64), "smoke": (4, 5, 8)}
+#: The supernet each size was measured at: (C, cells, batch, pixels).
+MEASURED_SEARCH = {"paper": (16, 8, 64, 32), "medium": (8, 5, 64, 16), "smoke": (4, 5, 8, 32)}
+#: One evaluation batch (forward only, softmax(α)) over one single-level step of the same
+#: supernet, and the seconds a search run spends outside its steps (process, data), both
+#: measured on the medium sweep's records (docs/PERFORMANCE.md, "medium").
+EVAL_SHARE = 0.16
+RUN_OVERHEAD_S = 12.0
 #: Training step of the CIFAR-10 evaluation network (DARTS_V2, C=36, 20 cells,
 #: batch 96, 32 px) on that CPU (docs/PERFORMANCE.md).
 CPU_CIFAR_TRAIN_STEP = 14.7
@@ -82,7 +93,7 @@ class StepTimes:
         search: dict[str, dict[str, float]] = {}
         train: dict[str, float] = {}
         used = []
-        for size in ("paper", "smoke"):
+        for size in MEASURED_SEARCH:
             path = calibration_path(device_type, size)
             if path.exists():
                 report = json.loads(path.read_text())
@@ -96,7 +107,8 @@ class StepTimes:
         train.setdefault("cifar10", CPU_CIFAR_TRAIN_STEP * scale)
         train.setdefault("imagenet", PAPER_IMAGENET_GPU_STEP / (1.0 if device_type == "cuda" else GPU_OVER_CPU))
         fallback = SOURCES["performance" if device_type == "cpu" else "projection"]
-        source = "; ".join(used + ([("otherwise " if used else "") + fallback] if len(used) < 2 else []))
+        source = "; ".join(used + ([("otherwise " if used else "") + fallback] if len(used) < len(MEASURED_SEARCH)
+                                   else []))
         return cls(device_type, search, train, source)
 
 
@@ -119,19 +131,40 @@ def train_steps(config: Any) -> int:
     return config.epochs * math.ceil(images / config.batch_size)
 
 
-def search_step_seconds(config: Any, times: StepTimes) -> float:
-    size = "smoke" if config.C * config.layers <= 40 else "paper"
+def _work(C: int, cells: int, batch: int, pixels: int) -> float:
+    return C ** 2 * cells * batch * pixels ** 2
+
+
+def nearest_size(config: Any) -> str:
+    """The measured supernet size whose arithmetic is nearest ``config``'s (on a log scale)."""
+    work = _work(config.C, config.layers, config.batch_size, getattr(config, "resolution", 32))
+    return min(MEASURED_SEARCH, key=lambda size: abs(math.log(work / _work(*MEASURED_SEARCH[size]))))
+
+
+def search_step_seconds(config: Any, times: StepTimes, method: Optional[str] = None) -> float:
+    """Seconds of one step of ``config`` (of ``method`` instead of its own, when given)."""
+    size = nearest_size(config)
     figures = times.search[size]
 
-    def step(method: str) -> float:
-        return figures.get(_label(method, config.order), figures.get(method, figures["milenas (simultaneous)"]))
+    def step(name: str) -> float:
+        return figures.get(_label(name, config.order), figures.get(name, figures["milenas (simultaneous)"]))
 
-    seconds = step(config.method)
-    if config.method == "switch":  # bilevel before switch_at, MiLeNAS after
+    seconds = step(method or config.method)
+    if (method or config.method) == "switch":  # bilevel before switch_at, MiLeNAS after
         at = getattr(config, "switch_at", None) or config.epochs // 2
         seconds = (at * step("darts_2nd") + (config.epochs - at) * step("milenas")) / config.epochs
-    C, cells, batch = MEASURED_SEARCH[size]
-    return seconds * (config.C ** 2 * config.layers * config.batch_size) / (C ** 2 * cells * batch)
+    scale = _work(config.C, config.layers, config.batch_size, getattr(config, "resolution", 32))
+    return seconds * scale / _work(*MEASURED_SEARCH[size])
+
+
+def search_seconds(config: Any, times: StepTimes) -> float:
+    """A whole search: its steps, an evaluation of the search-val half after each epoch, and the run's start."""
+    half = 10 * config.per_class if config.per_class else (128 if config.dataset == "synthetic" else 25_000)
+    eval_batches = math.ceil(half / config.batch_size)
+    # Gumbel rules evaluate the argmax cell (one op per edge): as cheap as their own forward.
+    reference = config.method if config.method in ("gdas", "milenas_gumbel") else "single_level"
+    eval_s = config.epochs * eval_batches * EVAL_SHARE * search_step_seconds(config, times, reference)
+    return search_steps(config) * search_step_seconds(config, times) + eval_s + RUN_OVERHEAD_S
 
 
 def train_step_seconds(config: Any, times: StepTimes) -> float:

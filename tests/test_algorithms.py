@@ -68,6 +68,30 @@ def test_milenas_alpha_gradient_is_train_plus_lambda_val(order):
         torch.testing.assert_close(alpha.grad, g_tr + lam * g_val, rtol=1e-5, atol=1e-7)
 
 
+def test_w_then_alpha_takes_the_alpha_step_at_the_new_w():
+    """Algorithm 1: w steps first; α then descends ∇α L_tr + λ ∇α L_val at the new w, not the old one."""
+    lam = 0.37
+    ctx = tiny_context()
+    batch = tiny_batches(1)[0]
+    rule = make_rule(SearchConfig(method="milenas", lam=lam, order="w_then_alpha"))
+    stepped_w = copy.deepcopy(ctx)
+    rule.descend_w(stepped_w, batch)  # the same w step alone
+
+    def eq5(model):
+        g_tr = torch.autograd.grad(F.cross_entropy(model(batch.x_train), batch.y_train), model.alphas())
+        g_val = torch.autograd.grad(F.cross_entropy(model(batch.x_val), batch.y_val), model.alphas())
+        return [t + lam * v for t, v in zip(g_tr, g_val)]
+
+    at_old_w = eq5(copy.deepcopy(ctx.model))
+    at_new_w = eq5(copy.deepcopy(stepped_w.model))
+    rule.step(ctx, batch)
+    for alpha, new, old in zip(ctx.alphas(), at_new_w, at_old_w):
+        torch.testing.assert_close(alpha.grad, new, rtol=1e-5, atol=1e-7)
+        assert not torch.allclose(alpha.grad, old, rtol=1e-5, atol=1e-7)
+    for p, q in zip(ctx.model.weights(), stepped_w.model.weights()):
+        torch.testing.assert_close(p, q)
+
+
 def test_simultaneous_order_uses_one_point_for_w_and_alpha():
     """w's gradient in the simultaneous step is ∇w L_tr at the *old* α."""
     ctx = tiny_context(grad_clip=1e9)

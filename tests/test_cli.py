@@ -24,6 +24,9 @@ def test_info_command(capsys):
     assert round(info["cifar10"]["params"] / 1e6, 2) == 3.35
     assert round(info["imagenet"]["params"] / 1e6, 1) == 4.7
     assert set(info["cifar10"]) == {"params", "params_with_aux", "mult_adds"}
+    assert info["mult_adds_convention"].startswith("conv_linear: convolutions and the classifier")
+    assert main(["info", "DARTS_V2"]) == 0
+    assert "mult-adds counted as conv_linear: convolutions and the classifier" in capsys.readouterr().out
 
 
 def test_info_unknown_name_lists_known_and_fails(capsys):

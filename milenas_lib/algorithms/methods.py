@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 #: The direction w descends in every rule (clipped SGD with momentum and weight decay).
 W_GRADIENT = "∇w L_tr(w, α)"
-#: MiLeNAS' two ways to order one step (passes per step: 2, or the authors' 3).
-ORDERS: tuple[str, ...] = ("simultaneous", "alpha_then_w")
+#: MiLeNAS' ways to order one step (docs/PROTOCOL.md, "Update order"): both gradients at one
+#: point (2 passes, the default), the authors' code (α first, 3 passes), Algorithm 1 (w first, 3 passes).
+ORDERS: tuple[str, ...] = ("simultaneous", "alpha_then_w", "w_then_alpha")
 
 
 class UnknownMethodError(ValueError):
@@ -51,7 +52,7 @@ class Method:
     passes: int                                  # forward+backward passes per step, default settings
     passes_note: str = ""                        # how other settings change the count
     takes_lambda: bool = False                   # λ of Eq. 5 changes what it does
-    has_order: bool = False                      # simultaneous / alpha_then_w change its step
+    has_order: bool = False                      # the ORDERS change its step
     phases: tuple[str, ...] = ()                 # methods it runs one after another
     paper_overrides: Mapping[str, Any] = field(default_factory=dict)  # the ``paper`` preset's protocol
 
@@ -145,7 +146,7 @@ def darts_2nd(config: "SearchConfig") -> "UpdateRule":
 
 
 @register_method("milenas", label="MiLeNAS", alpha_gradient="∇α L_tr(w, α) + λ·∇α L_val(w, α)",
-                 equation="Eq. 4-5 (§2.1)", passes=2, passes_note="3 in the authors' alpha_then_w order",
+                 equation="Eq. 4-5 (§2.1)", passes=2, passes_note="3 in the alpha_then_w and w_then_alpha orders",
                  takes_lambda=True, has_order=True)
 def milenas(config: "SearchConfig") -> "UpdateRule":
     from .rules import MixedLevel
@@ -185,7 +186,7 @@ def gdas(config: "SearchConfig") -> "UpdateRule":
 @register_method("milenas_gumbel", label="MiLeNAS (Gumbel)",
                  alpha_gradient="∇α L_tr(w, α) + λ·∇α L_val(w, α) on hard Gumbel samples",
                  equation="Eq. 5 with GDAS sampling (§3.3.1)", passes=2,
-                 passes_note="3 in the authors' alpha_then_w order", takes_lambda=True, has_order=True,
+                 passes_note="3 in the alpha_then_w and w_then_alpha orders", takes_lambda=True, has_order=True,
                  paper_overrides=GDAS_PROTOCOL)
 def milenas_gumbel(config: "SearchConfig") -> "UpdateRule":
     from .rules import MixedLevel

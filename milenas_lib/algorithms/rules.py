@@ -112,11 +112,14 @@ class SecondOrderDarts(SampledRule):
 class MixedLevel(SampledRule):
     """MiLeNAS (Eq. 5): ``α ← α − η_α (∇α L_tr + λ ∇α L_val)``, ``w ← w − η_w ∇w L_tr``.
 
+    Three orders of one step (docs/PROTOCOL.md, "Update order"):
     ``simultaneous`` (default): one train backward gives ∇w L_tr and ∇α L_tr
     at the same point, one validation backward gives ∇α L_val only: 2 passes,
-    exactly Eq. 5 with both variables updated from the same (w, α).
-    ``alpha_then_w``: the authors' order: α steps on L_tr + λ L_val, then a
+    Eq. 5 with both variables updated from the same (w, α).
+    ``alpha_then_w``: the authors' code: α steps on L_tr + λ L_val, then a
     separate pass computes ∇w L_tr at the new α: 3 passes.
+    ``w_then_alpha``: Algorithm 1 and §2.1 literally: w steps first, then α
+    descends Eq. 5's direction at the new w: 3 passes.
     """
 
     def __init__(self, lam: float, order: str = "simultaneous", sampler: Optional[ArchSampler] = None,
@@ -130,6 +133,8 @@ class MixedLevel(SampledRule):
     def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
         if self.order == "alpha_then_w":
             return self.step_alpha_then_w(ctx, batch)
+        if self.order == "w_then_alpha":
+            return self.step_w_then_alpha(ctx, batch)
         train = train_pass(ctx, batch.x_train, batch.y_train, self.arch(ctx))      # ∇w L_tr, ∇α L_tr at (w, α)
         val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))  # ∇α L_val at (w, α)
         self.step_weights(ctx)                                                     # w ← w − η_w ∇w L_tr
@@ -139,10 +144,20 @@ class MixedLevel(SampledRule):
 
     def step_alpha_then_w(self, ctx: SearchContext, batch: Batch) -> StepStats:
         """The authors' order: α first from two α-only passes, then w at the new α."""
+        self.step_alphas_at_current_w(ctx, batch)
+        return step_stats(ctx, self.descend_w(ctx, batch))                         # ∇w L_tr at the new α
+
+    def step_w_then_alpha(self, ctx: SearchContext, batch: Batch) -> StepStats:
+        """Algorithm 1: w first (∇w L_tr at (w, α)), then α at the new w."""
+        train = self.descend_w(ctx, batch)                                         # w ← w − η_w ∇w L_tr(w, α)
+        self.step_alphas_at_current_w(ctx, batch)                                  # α at (w_new, α)
+        return step_stats(ctx, train)
+
+    def step_alphas_at_current_w(self, ctx: SearchContext, batch: Batch) -> None:
+        """``α ← α − η_α (∇α L_tr + λ ∇α L_val)`` from two α-only passes at the current w."""
         train_grad = alpha_gradient(ctx, batch.x_train, batch.y_train, self.arch(ctx))
         val_grad = alpha_gradient(ctx, batch.x_val, batch.y_val, self.arch(ctx))
         step_alphas(ctx, mixed_level_gradient(train_grad, val_grad, self.lam))
-        return step_stats(ctx, self.descend_w(ctx, batch))                         # ∇w L_tr at the new α
 
 
 class Switch(UpdateRule):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from .augment import cutout as apply_cutout
 from .augment import normalize, random_crop_flip
@@ -20,6 +21,20 @@ from .cifar10 import ImageSet
 from .split import DataSizeError, search_split
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+#: CIFAR-10's side and DARTS' crop padding at that side.
+NATIVE_RESOLUTION, CROP_PADDING = 32, 4
+
+
+def downsample(images_u8: torch.Tensor, resolution: int | None) -> torch.Tensor:
+    """``images_u8`` (N, 3, S, S) shrunk to ``resolution`` by averaging S/resolution-square
+    blocks, rounded back to uint8; unchanged when ``resolution`` is None or S."""
+    side = images_u8.shape[-1]
+    if resolution is None or resolution == side:
+        return images_u8
+    if resolution > side or side % resolution:
+        raise ValueError(f"resolution {resolution} must divide the images' side {side}")
+    factor = side // resolution
+    return F.avg_pool2d(images_u8.float(), factor).round_().to(torch.uint8)
 
 
 def derive_seed(*parts: int | str) -> int:
@@ -47,6 +62,7 @@ class TensorBatches:
         cutout: int = 0,
         shuffle: bool = True,
         drop_last: bool = True,
+        crop_padding: int = 4,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -69,6 +85,7 @@ class TensorBatches:
         self.cutout = cutout
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.crop_padding = crop_padding
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -95,7 +112,7 @@ class TensorBatches:
             return normalize(images)
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "augment", epoch, batch))
         if self.augment:
-            images = random_crop_flip(images, generator=generator)
+            images = random_crop_flip(images, self.crop_padding, generator=generator)
         images = normalize(images)
         if self.cutout:
             images = apply_cutout(images, self.cutout, generator=generator)
@@ -138,6 +155,7 @@ def make_search_data(
     seed: int,
     device: torch.device | str,
     per_class: int | None = None,
+    resolution: int | None = None,
 ) -> SearchData:
     """Split the training images and build the search loaders on ``device``.
 
@@ -145,15 +163,18 @@ def make_search_data(
     flipped images); ``val_eval`` walks search-val un-augmented and in order,
     keeping the last partial batch, for the accuracy we report.  The two
     shuffled streams get different derived seeds so their crops are unrelated.
+    ``resolution`` below the images' own size shrinks them once by area
+    averaging (:func:`downsample`); the crop padding shrinks with them (4 px at 32).
     """
     train_idx, val_idx = search_split(image_set.train_labels, seed, per_class)
-    images = image_set.train_images.to(device)  # one device copy shared by the three loaders
+    images = downsample(image_set.train_images, resolution).to(device)  # one copy shared by the three loaders
     labels = image_set.train_labels.to(device)
+    padding = CROP_PADDING * images.shape[-1] // NATIVE_RESOLUTION
 
     def batches(indices: torch.Tensor, stream: str, augment: bool, shuffle: bool = True) -> TensorBatches:
         return TensorBatches(
             images, labels, indices, batch_size, device, derive_seed(seed, stream),
-            augment=augment, shuffle=shuffle, drop_last=shuffle,
+            augment=augment, shuffle=shuffle, drop_last=shuffle, crop_padding=padding,
         )
 
     return SearchData(

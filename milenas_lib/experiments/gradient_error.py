@@ -35,7 +35,8 @@ def measurement_batch(config: SearchConfig, dtype: torch.dtype, device: torch.de
     trajectory come from the search state, not from the batch; with the steps
     per epoch and the number of classes."""
     images = dataset_images(config.dataset, seed=config.seed, data_root=config.data_root)
-    data = make_search_data(images, config.batch_size, config.seed, device, per_class=config.per_class)
+    data = make_search_data(images, config.batch_size, config.seed, device, per_class=config.per_class,
+                            resolution=config.resolution)
     x_tr, y_tr, x_val, y_val = next(iter(data.paired.epoch(0)))
     return (x_tr.to(dtype), y_tr, x_val.to(dtype), y_val), len(data.paired), len(images.classes)
 

@@ -56,12 +56,25 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     make_setting("gdas", "gdas", None, "#0072B2", "^", ":"),
     make_setting("milenas_gumbel", "milenas_gumbel", 1.0, "#009E73", "o", "-"),
 )}
+# MiLeNAS λ = 1 stepped in Algorithm 1's order (w first, then α at the new w): does a
+# claim depend on the order (docs/PROTOCOL.md, "Update order")?
+SETTINGS["milenas_lam1_w_first"] = Setting(
+    "milenas_lam1_w_first", SETTINGS["milenas_lam1"].label + ", w first",
+    {**SETTINGS["milenas_lam1"].overrides, "order": "w_then_alpha"}, "#009E73", "o", (0, (1, 1)))
 
 #: The settings of each figure: Fig. 2 (the gap), Fig. 3 (accuracy and time, with
 #: the bilevel → MiLeNAS switch) and Fig. 5 (the Gumbel variants).
 FIG2_SETTINGS = ["single_level", "milenas_lam0.1", "milenas_lam1", "milenas_lam999", "darts_2nd"]
 FIG3_SETTINGS = FIG2_SETTINGS + ["switch"]
 FIG5_SETTINGS = ["gdas", "milenas_gumbel"]
+#: Notebook 10: every setting a claim of §3 compares, and the update-order check.
+CLAIM_SETTINGS = FIG3_SETTINGS + FIG5_SETTINGS
+ORDER_CHECK_SETTING = "milenas_lam1_w_first"
+
+
+def claim_settings(order_check: bool = True) -> list[str]:
+    """The settings of the claims, with MiLeNAS λ = 1 in Algorithm 1's order when ``order_check``."""
+    return CLAIM_SETTINGS + ([ORDER_CHECK_SETTING] if order_check else [])
 
 
 def setting(key: str | Setting) -> Setting:

@@ -103,7 +103,8 @@ def _search(config: SearchConfig, run: RunDir, stop_after_steps: Optional[int], 
     torch.manual_seed(config.seed)
 
     image_set = dataset_images(config.dataset, seed=config.seed, data_root=config.data_root)
-    data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class)
+    data = make_search_data(image_set, config.batch_size, config.seed, device, per_class=config.per_class,
+                            resolution=config.resolution)
     ctx = SearchContext.from_config(config, num_classes=len(image_set.classes), device=device)
     model, w_optimizer, alpha_optimizer, scheduler, layout = (
         ctx.model, ctx.w_optimizer, ctx.alpha_optimizer, ctx.scheduler, ctx.layout)

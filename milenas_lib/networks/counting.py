@@ -153,10 +153,16 @@ def network_summary(genotype: Genotype, dataset: str) -> dict[str, int]:
     }
 
 
+#: How ``network_summary`` counts mult-adds (docs/PROTOCOL.md, "Mult-adds").
+MULT_ADDS_CONVENTION = ("conv_linear: convolutions and the classifier (linear layer) only, batch 1, eval mode "
+                        "without the auxiliary head, at 32x32 (cifar10) and 224x224 (imagenet)")
+
+
 def genotype_info(genotype: Genotype) -> dict:
     """A genotype with its text form, model-size bucket and both network summaries."""
     return {
         "genotype": genotype.to_dict(),
+        "mult_adds_convention": MULT_ADDS_CONVENTION,
         "text": str(genotype),
         "convs": list(genotype.conv_counts),
         "cifar10": network_summary(genotype, "cifar10"),

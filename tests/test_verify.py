@@ -1,0 +1,57 @@
+"""`verify` reruns a record from scratch: a true record matches exactly, an edited one names its first difference."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from milenas_lib.cli import main
+from milenas_lib.config import search_config
+from milenas_lib.loops.search import run_search
+from milenas_lib.records.provenance import REPO_ROOT
+from milenas_lib.verify import compare_epochs, verify
+
+TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=None)
+
+
+@pytest.fixture(scope="module")
+def record_path(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    run_search(search_config("smoke", method="milenas", **TINY), folder, progress=False)
+    return folder / "record.json"
+
+
+def test_a_record_rerun_from_scratch_matches_every_number(record_path):
+    result = verify(record_path, epochs=2)
+    assert result.matches and result.compared > 500, result.summary()
+
+
+def test_one_edited_number_is_the_first_difference(record_path, tmp_path, capsys):
+    record = json.loads(record_path.read_text())
+    record["epochs"][1]["alphas"]["normal"][3][4] += 1e-7
+    forged = tmp_path / "record.json"
+    forged.write_text(json.dumps(record))
+    assert main(["verify", str(forged), "--epochs", "2"]) == 1
+    assert "epoch 2.alphas.normal[3][4]" in capsys.readouterr().out
+    assert main(["verify", str(forged), "--epochs", "1"]) == 0  # epoch 1 is untouched
+
+
+def test_timings_are_not_compared_and_bad_input_is_one_line(record_path, tmp_path, capsys):
+    record = json.loads(record_path.read_text())
+    epochs = [dict(e, alpha_step_s=99.0, eval_s=99.0) for e in record["epochs"]]
+    assert compare_epochs(record["epochs"], epochs, 2)[1] is None
+    (tmp_path / "list.json").write_text("[1]")
+    assert main(["verify", str(tmp_path / "list.json")]) == 2
+    assert main(["verify", str(record_path), "--epochs", "3"]) == 2
+    assert capsys.readouterr().err.count("error:") == 2
+
+
+COMMITTED = sorted((REPO_ROOT / "results" / "runs" / "medium" / "gdas").glob("seed0-*/record.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not COMMITTED, reason="no committed medium GDAS record in this checkout")
+def test_a_committed_medium_record_reproduces_its_first_epoch():
+    result = verify(COMMITTED[0], epochs=1)
+    assert result.matches, result.summary()
