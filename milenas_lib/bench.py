@@ -19,13 +19,13 @@ import torch
 
 from .algorithms.base import Batch, SearchContext, synchronize
 from .algorithms.methods import ORDERS, get_method, make_rule, method_names
-from .config import SearchConfig, search_config, train_config
+from .config import SEARCH_PRESETS, SearchConfig, search_config, train_config
 from .loops.train import build_network
 from .loops.train_step import training_loss
 from .records.provenance import peak_memory_mib, provenance, resolve_device
 from .space.genotype import resolve_genotype
 
-SIZES = ("smoke", "paper")
+SIZES = tuple(SEARCH_PRESETS)  # every search preset's supernet can be timed
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,12 @@ def _cases(methods: Sequence[str]) -> list[Case]:
     return cases
 
 
-def synthetic_batch(batch_size: int, device: torch.device, channels_last: bool, seed: int = 0) -> Batch:
+def synthetic_batch(batch_size: int, device: torch.device, channels_last: bool, seed: int = 0,
+                    resolution: int = 32) -> Batch:
     gen = torch.Generator().manual_seed(seed)
-    tensors = [torch.randn(batch_size, 3, 32, 32, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen),
-               torch.randn(batch_size, 3, 32, 32, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen)]
+    shape = (batch_size, 3, resolution, resolution)
+    tensors = [torch.randn(shape, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen),
+               torch.randn(shape, generator=gen), torch.randint(0, 10, (batch_size,), generator=gen)]
     if channels_last:
         tensors[0] = tensors[0].contiguous(memory_format=torch.channels_last)
         tensors[2] = tensors[2].contiguous(memory_format=torch.channels_last)
@@ -78,7 +80,7 @@ def time_search_steps(config: SearchConfig, steps: int, warmup: int = 1) -> dict
     ctx = SearchContext.from_config(config, device=device)
     rule = make_rule(config)
     rule.new_epoch(0, config.epochs)
-    batch = synthetic_batch(config.batch_size, device, config.channels_last)
+    batch = synthetic_batch(config.batch_size, device, config.channels_last, resolution=config.resolution)
     baseline = _memory_baseline(device)
     times = []
     for step in range(warmup + steps):
@@ -171,6 +173,7 @@ def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequen
     return {
         "data": "synthetic tensors of CIFAR-10's shape (no real images)",
         "size": size, "steps": steps, "batch_size": example.batch_size, "C": example.C, "layers": example.layers,
+        "resolution": example.resolution,
         "num_threads": threads, "channels_last": channels_last,
         **provenance(resolved), "results": results, "eval": evals,
     }
@@ -178,7 +181,7 @@ def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequen
 
 def format_table(report: dict) -> str:
     lines = [f"search step, size={report['size']} (C={report['C']}, layers={report['layers']}, "
-             f"batch={report['batch_size']}), {report['device_name']}, torch {report['torch']}, "
+             f"batch={report['batch_size']}, {report.get('resolution', 32)} px), {report['device_name']}, torch {report['torch']}, "
              f"data: {report['data']}",
              f"{'method':32s} {'passes':>6s} {'ms/step':>10s} {'images/s':>9s} {'peak MiB':>9s} {'× darts_2nd':>11s}"]
     for r in report["results"]:
@@ -186,9 +189,10 @@ def format_table(report: dict) -> str:
                      f"{r['peak_mem_mib']:9.0f} {r['ratio_to_darts_2nd']:11.3f}")
     by_case = {(r["method"], r["order"]): r["median_ms"] for r in report["results"]}
     for method in dict.fromkeys(r["method"] for r in report["results"]):
-        if all((method, order) in by_case for order in ORDERS):
-            ratio = by_case[(method, ORDERS[0])] / by_case[(method, ORDERS[1])]
-            lines.append(f"{method} {ORDERS[0]} / {ORDERS[1]}: {ratio:.3f}")
+        for other in ORDERS[1:]:
+            if (method, ORDERS[0]) in by_case and (method, other) in by_case:
+                ratio = by_case[(method, ORDERS[0])] / by_case[(method, other)]
+                lines.append(f"{method} {ORDERS[0]} / {other}: {ratio:.3f}")
     for e in report["eval"]:
         lines.append(f"evaluation train step {e['network']} (batch {e['batch']}): {e['median_ms']:.1f} ms, "
                      f"{e['images_per_s']:.1f} images/s, peak {e['peak_mem_mib']:.0f} MiB")

@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="search-step speed of every method against darts_2nd, one run")
     bench.add_argument("--device", default="cpu", choices=DEVICES)
-    bench.add_argument("--size", default="paper", choices=("smoke", "paper"))
+    bench.add_argument("--size", default="paper", choices=tuple(SEARCH_PRESETS),
+                       help="time the supernet of this search preset")
     bench.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD")
     bench.add_argument("--steps", type=_positive_int, default=3)
     bench.add_argument("--num-threads", type=_positive_int, help="CPU threads (default 1 on the CPU)")
