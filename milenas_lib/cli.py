@@ -22,7 +22,7 @@ from .config import (
     search_config,
     train_config,
 )
-from .algorithms.methods import get_method, method_names
+from .registry import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from ..algorithms.methods import method_names
+from ..registry import method_names
 from ..config import DEVICES, SEARCH_PRESETS, ConfigError, train_config
 from ..records.provenance import DeviceUnavailableError, REPO_ROOT
 from ..records.provenance import resolve_device as torch_device

@@ -7,8 +7,9 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from ..algorithms.methods import METHOD_REGISTRY, W_GRADIENT, make_rule
+from ..algorithms.methods import make_rule
 from ..config import SearchConfig, search_config
+from ..registry import METHOD_REGISTRY, W_GRADIENT
 from ..space.operations import CONV_OPS, PRIMITIVES
 from ..space.supernet import MixedOp, Supernet
 
