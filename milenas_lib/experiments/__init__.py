@@ -5,6 +5,9 @@ calls into this package and :mod:`milenas_lib.plots`); everything that loops,
 trains, measures or writes files lives here, where it is tested.  One module
 per job:
 
+* :mod:`.spec` and :mod:`.notebook_specs`: what each notebook is, declared once (its
+  parameters, the runs it needs, the files it writes), read by the notebook, the plan and
+  ``make reproduce``; :mod:`.needs`: the runs a spec declares;
 * :mod:`.params`: notebook parameters as papermill passes them, checked first;
 * :mod:`.settings`: the paper's search settings (method, λ, label, colour);
 * :mod:`.store`: the run store and the dispatch of missing runs;
@@ -13,7 +16,8 @@ per job:
 * :mod:`.tables`: Tables 1 and 2, ours beside the quoted rows;
 * :mod:`.outputs`: what a notebook writes (figures, tables, provenance, manifest);
 * :mod:`.gradient_error`, :mod:`.evaluation`, :mod:`.teaching`: notebooks 8, 6-7 and 9;
-* :mod:`.notebook`: the :class:`Notebook` context that ties them together.
+* :mod:`.notebook`: the :class:`Notebook` context that ties them together, opened by
+  :func:`.head.open_notebook` (the notebook's first call; ``plan_only`` prints :mod:`.plan`).
 
 The names below load on first use (PEP 562), so that ``plots`` can read
 :mod:`.settings` and :mod:`.paper` without importing the loops.
@@ -31,6 +35,8 @@ _EXPORTS: dict[str, str] = {
                      "search_time_frame", "smooth", "switch_epoch", "time_ratio", "training_frame"), "frames"),
     **dict.fromkeys(("gradient_error_trajectory", "measure_gradients", "trajectory_summary"), "gradient_error"),
     **dict.fromkeys(("Notebook",), "notebook"),
+    **dict.fromkeys(("PlanOnly", "open_notebook"), "head"),
+    **dict.fromkeys(("NotebookSpec", "Parameter"), "spec"),
     **dict.fromkeys(("NotebookOutputs", "figure_detail", "records_provenance", "source_label"), "outputs"),
     **dict.fromkeys(("PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS", "fig2_claims",
                      "fig3_claims", "fig5_claims"), "paper"),
@@ -40,7 +46,7 @@ _EXPORTS: dict[str, str] = {
                      "setting"), "settings"),
     **dict.fromkeys(("config_hash", "make_search_config", "run_dir", "run_missing", "search_runs"), "store"),
     **dict.fromkeys(("table1", "table2", "table_rows"), "tables"),
-    **dict.fromkeys(("operations_table", "relaxation_demo", "rule_source", "rules_table", "supernet_summary"),
+    **dict.fromkeys(("TeachingLab", "operations_table", "relaxation_demo", "rules_table", "supernet_summary"),
                     "teaching"),
 }
 
