@@ -33,9 +33,7 @@
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back when it exists)
-# Every notebook also takes seeds (None: the preset's), device, data_root, search_overrides,
-# reuse_only, output_root, workers, backend, address and plan_only: set them here or with
-# papermill -p (notebooks/README.md, Parameters).
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots, space

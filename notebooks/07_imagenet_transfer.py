@@ -38,9 +38,7 @@ imagenet_root = None      # ImageFolder tree of ImageNet; None: see above
 train_overrides = None    # TrainConfig fields; None: the notebook default of the preset (the preset as is)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
-# Every notebook also takes seeds (None: the preset's), device, data_root, search_overrides,
-# reuse_only, output_root, workers, backend, address and plan_only: set them here or with
-# papermill -p (notebooks/README.md, Parameters).
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
 from milenas_lib import experiments as ex, plots

@@ -44,9 +44,7 @@ lam = 1.0                 # λ of the MiLeNAS direction compared (and of the sea
 points = None             # measured states, start and end included; None: 5 for smoke, 11 for paper
 dtype = "float64"         # precision of the measurements along the trajectory
 sweep_epsilons = None     # ε values of panel (c); None: 1e-1, 1e-2, ..., 1e-10
-# Every notebook also takes seeds (None: the preset's), device, data_root, search_overrides,
-# reuse_only, output_root, workers, backend, address and plan_only: set them here or with
-# papermill -p (notebooks/README.md, Parameters).
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
 from milenas_lib import experiments as ex, plots

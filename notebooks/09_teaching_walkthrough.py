@@ -35,9 +35,7 @@
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulations searched in section 4
-# Every notebook also takes seeds (None: the preset's), device, data_root, search_overrides,
-# reuse_only, output_root, workers, backend, address and plan_only: set them here or with
-# papermill -p (notebooks/README.md, Parameters).
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots, space
