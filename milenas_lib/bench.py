@@ -18,11 +18,13 @@ from typing import Optional, Sequence
 import torch
 
 from .algorithms.base import Batch, SearchContext, synchronize
-from .algorithms.methods import ORDERS, get_method, make_rule, method_names
+from .algorithms.methods import make_rule
 from .config import SEARCH_PRESETS, SearchConfig, search_config, train_config
 from .loops.train import build_network
 from .loops.train_step import training_loss
+from .names import ORDERS
 from .records.provenance import peak_memory_mib, provenance, resolve_device
+from .registry import get_method, method_names
 from .space.genotype import resolve_genotype
 
 SIZES = tuple(SEARCH_PRESETS)  # every search preset's supernet can be timed

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .config import (
-    DEVICES,
     METHODS,
-    ORDERS,
     SEARCH_PRESETS,
     TRAIN_DATASETS,
     TRAIN_PRESETS,
@@ -22,7 +20,8 @@ from .config import (
     search_config,
     train_config,
 )
-from .algorithms.methods import get_method, method_names
+from .names import DEVICES, ORDERS, RECORD_NAME
+from .registry import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
 
@@ -88,7 +87,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out and len(configs) == 1 else Path(args.out or "runs/search") / (
             f"{config.method}{lam}_{args.preset}_seed{config.seed}")
         result = run_search(config, out, progress=not args.quiet)
-        print(f"record: {out / 'record.json'}")
+        print(f"record: {out / RECORD_NAME}")
         print(f"genotype: {result.genotype}")
     return 0
 
@@ -113,7 +112,7 @@ def _genotype_label(source: str) -> str:
     path = Path(source)
     if path.suffix != ".json":
         return "custom"
-    return path.parent.name if path.name == "record.json" else path.stem
+    return path.parent.name if path.name == RECORD_NAME else path.stem
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -146,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"final-epoch test top-1 {record['final_test_top1']:.4f}, top-5 {record['final_test_top5']:.4f} "
               f"after {len(record['epochs'])} epochs, {record['time_s']:.0f} s on {record['world_size']} "
               f"process(es) ({record['device_name']})")
-    print(f"record: {out / 'record.json'}")
+    print(f"record: {out / RECORD_NAME}")
     return 0
 
 
@@ -191,7 +190,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"derived genotype ({config.method}, {args.preset} preset): {result.genotype}")
     print(f"conv ops {tuple(info['convs'])}; CIFAR-10 network {info['cifar10']['params'] / 1e6:.2f}M params, "
           f"ImageNet network {info['imagenet']['params'] / 1e6:.2f}M params")
-    print(f"record: {Path(args.out) / 'record.json'}")
+    print(f"record: {Path(args.out) / RECORD_NAME}")
     return 0
 
 

@@ -13,14 +13,11 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from .algorithms.methods import ORDERS, get_method, method_names
+from .names import DEVICES, GUMBEL_ESTIMATORS, ORDERS
+from .registry import get_method, method_names
 
-#: Every registered search method (algorithms/methods.py), in registration order.
+#: Every registered search method (registry.py), in registration order.
 METHODS: tuple[str, ...] = method_names()
-#: How a hard Gumbel sample passes gradients to α, the default first
-#: (space/supernet.py ArchWeights; docs/PROTOCOL.md).
-GUMBEL_ESTIMATORS: tuple[str, ...] = ("sampled_only", "sampled_scalar", "straight_through")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
 #: Search image sides: CIFAR-10's 32 px, or 32 px shrunk 2x or 4x by area averaging.
 SEARCH_RESOLUTIONS: tuple[int, ...] = (32, 16, 8)

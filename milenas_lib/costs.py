@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .executor import cpu_cores
+
 #: Search-step seconds on the development machine's CPU, one thread
 #: (docs/PERFORMANCE.md, "CPU, paper supernet size", "CPU, medium" and "CPU, smoke supernet size").
 PERFORMANCE_MD: dict[str, dict[str, float]] = {
@@ -209,8 +211,6 @@ def estimate_wall(seconds: Sequence[float], device_type: str, workers: Optional[
         return wall_clock(seconds, count, slowdown), (
             f"{max(1, gpus)} GPU(s) x {per} runs each (per-GPU throughput x{sharing_speedup(per):.2f}, "
             f"measured x3.0 at 4)")
-    from .executor import cpu_cores
-
     count = workers or cpu_cores()
     return wall_clock(seconds, count), (f"{count} worker(s)" + ("" if workers else " (every core: the default)")
                                         + ", one CPU thread each, no slowdown assumed")

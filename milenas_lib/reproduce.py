@@ -2,11 +2,11 @@
 
 First trains every run the notebooks need and the run store lacks, several
 at a time (:mod:`milenas_lib.executor`); then runs each notebook of
-``notebooks/`` through papermill with the preset injected (and
-``interactive=False``), several at a time too, as they only read the store
-and draw.  Writes the executed copies to ``results/executed/``, checks that
-each notebook wrote the figures and tables it is listed with
-(:data:`EXPECTED`), and finishes with ``results/README.md``: an index of
+``notebooks/`` through papermill with the preset injected, several at a
+time too, as they only read the store and draw.  Writes the executed copies
+to ``results/executed/``, checks that each notebook wrote the figures and
+tables its spec lists (:mod:`milenas_lib.experiments.notebook_specs`), and
+finishes with ``results/README.md``: an index of
 every figure and table with the notebook, preset and data source that
 produced it.  The first failing notebook stops the run (no other starts;
 those running finish); the message names the notebook, the cell and the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -29,54 +30,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .executor import BACKENDS, ClusterUnavailableError, cpu_cores
+from .experiments.notebook_specs import notebook_spec, specs_for
 from .experiments.params import PRESETS, resolve_root
 from .records.io import read_json, write_json
 from .records.provenance import REPO_ROOT, git_commit
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-
-#: What each notebook must write: figures (``figures/<name>.png`` and ``.pdf``)
-#: and tables (``results/<notebook>/<name>.csv``, or ``results/tables/`` for
-#: the paper's tables).  The runner and the tests fail when one is missing.
-EXPECTED: dict[str, dict[str, list[str]]] = {
-    "01_search_walkthrough": {
-        "figures": ["walkthrough_alpha_heatmaps", "walkthrough_op_weights", "fig4_cells_searched",
-                    "fig4_cells_paper_2_34", "fig4_cells_paper_2_50"],
-        "tables": ["walkthrough_epochs", "fig4_genotypes"]},
-    "02_train_val_gap": {
-        "figures": ["fig2_train_val_gap"],
-        "tables": ["fig2_train_val_gap", "fig2_final_epoch", "fig2_epochs", "fig2_claims"]},
-    "03_search_val_accuracy": {
-        "figures": ["fig3a_search_val_accuracy", "fig3b_search_time"],
-        "tables": ["fig3a_search_val_accuracy", "fig3a_final_epoch", "fig3b_search_time", "fig3_claims"]},
-    "04_gdas_vs_milenas": {
-        "figures": ["fig5_gdas_vs_milenas_gumbel"],
-        "tables": ["fig5_search_val_accuracy", "fig5_final_epoch", "fig5_claims"]},
-    "05_model_size": {
-        "figures": ["fig6_model_size"],
-        "tables": ["fig6_best_per_param_range", "fig6_best_per_conv_bucket"]},
-    "06_cifar10_evaluation": {
-        "figures": ["table1_cifar10"],
-        "tables": ["tables/table1_cifar10", "table1_training_curves"]},
-    "07_imagenet_transfer": {
-        "figures": ["table2_imagenet"],
-        "tables": ["tables/table2_imagenet"]},
-    "08_gradient_error": {
-        "figures": ["gradient_error"],
-        "tables": ["gradient_error_trajectory", "gradient_error_epsilon_sweep"]},
-    "09_teaching_walkthrough": {
-        "figures": ["teaching_darts_v2_cells", "teaching_relaxation", "teaching_learning_curves",
-                    "teaching_milenas_cells"],
-        "tables": ["teaching_final_epoch"]},
-}
-
-
-#: Run before the others: notebook 8 stops and resumes its 2nd-order DARTS
-#: search to measure gradients along it, and when it runs first that search
-#: becomes the run store's own (bit-identical to an uninterrupted one), which
-#: notebooks 2 and 3 then read back instead of searching again.
-RUN_FIRST: tuple[str, ...] = ("08_gradient_error",)
-
 
 class NotebookFailed(RuntimeError):
     """A notebook raised, or did not write what it is listed with."""
@@ -91,9 +50,11 @@ class NotebookFailed(RuntimeError):
 
 
 def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[str]] = None) -> list[Path]:
-    """The notebooks to run (``NN_name.ipynb``; :data:`RUN_FIRST`, then by
+    """The notebooks to run (``NN_name.ipynb``; those whose spec says ``run_first``, then by
     number), optionally those whose name starts with one of ``only`` (e.g. ``["02", "03"]``)."""
-    paths = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem not in RUN_FIRST, p.stem))
+    specs = specs_for(notebooks_dir)
+    first = {name for name, spec in specs.items() if spec.run_first}
+    paths = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem not in first, p.stem))
     if only:
         chosen = [p for p in paths if any(p.stem.startswith(prefix) for prefix in only)]
         unknown = [prefix for prefix in only if not any(p.stem.startswith(prefix) for p in paths)]
@@ -104,22 +65,13 @@ def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[
 
 
 def declared_parameters(path: Path) -> dict:
-    import papermill
+    """The parameters notebook ``path`` declares (its spec's), with their defaults."""
+    return notebook_spec(path.stem, path.parent).defaults()
 
-    return papermill.inspect_notebook(str(path))
 
-
-def missing_outputs(notebook: str, root: Path) -> list[str]:
-    """The listed figures (PNG and PDF) and tables a notebook should have written but did not."""
-    expected = EXPECTED.get(notebook, {})
-    missing = []
-    for name in expected.get("figures", []):
-        missing += [f"figures/{name}.{ext}" for ext in ("png", "pdf") if not (root / "figures" / f"{name}.{ext}").exists()]
-    for name in expected.get("tables", []):
-        path = root / "results" / (f"{name}.csv" if "/" in name else f"{notebook}/{name}.csv")
-        if not path.exists():
-            missing.append(str(path.relative_to(root)))
-    return missing
+def missing_outputs(notebook: str, root: Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """The figures (PNG and PDF) and tables a notebook's spec lists that it did not write."""
+    return notebook_spec(notebook, notebooks_dir).missing_outputs(root)
 
 
 def _failure_message(error: Exception, executed: Path) -> str:
@@ -156,10 +108,13 @@ def execute_notebook(path: Path, preset: str, parameters: Optional[dict] = None,
     executed_dir = Path(executed_dir) if executed_dir else root / "results" / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     declared = declared_parameters(path)
-    wanted = {"preset": preset, "interactive": False, **(parameters or {})}
+    wanted = {"preset": preset, **(parameters or {})}
     if output_root is not None:
         wanted["output_root"] = str(root)
     injected = {k: v for k, v in wanted.items() if k in declared}
+    # The spec declares the parameters; the parameters cell shows only the notebook's own, so
+    # papermill's "unknown parameter" warning about the others would be noise.
+    logging.getLogger("papermill").addFilter(lambda record: "Passed unknown parameter" not in record.getMessage())
     executed = executed_dir / path.name
     # The kernel inherits it: executed copies hold text progress bars, not widgets no one can render.
     os.environ.setdefault("MILENAS_PROGRESS", "text")
@@ -168,7 +123,7 @@ def execute_notebook(path: Path, preset: str, parameters: Optional[dict] = None,
                                    cwd=str(path.parent), progress_bar=False, log_output=False)
     except PapermillExecutionError as error:
         raise NotebookFailed(path.stem, _failure_message(error, executed), executed) from None
-    missing = missing_outputs(path.stem, root)
+    missing = missing_outputs(path.stem, root, path.parent)
     if missing:
         raise NotebookFailed(path.stem, "ran, but did not write " + ", ".join(missing), executed)
     return executed

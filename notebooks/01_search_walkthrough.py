@@ -32,26 +32,13 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
-device = "auto"           # "auto", "cpu" or "cuda"
-data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
-search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
-reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
-output_root = None        # None: this checkout (results/ and figures/ in the repository)
 lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back when it exists)
-workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
-backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
-address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
-plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
-from milenas_lib import experiments as ex
-from milenas_lib import explorers, plots
-from milenas_lib.space import GENOTYPES
+from milenas_lib import experiments as ex, explorers, plots, space
 
-nb = ex.Notebook("01_search_walkthrough", preset=preset, seeds=seeds, device=device, data_root=data_root,
-                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, lam=lam,
-                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+nb = ex.open_notebook("01_search_walkthrough", globals())
 record = nb.search([ex.milenas_setting(nb.lam)], seeds=nb.seeds[:1])[0]
 detail = nb.detail([record])
 print(detail)
@@ -99,13 +86,13 @@ nb.save_figure(fig, "fig4_cells_searched", "Cells derived at the end of the walk
 # `milenas_lib.space.GENOTYPES` from the authors' public code (quoted, not searched here):
 
 # %%
-fig = plots.fig_genotype(GENOTYPES["MILENAS_2_34"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.34% error, 3.87M",
+fig = plots.fig_genotype(space.GENOTYPES["MILENAS_2_34"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.34% error, 3.87M",
                          "registered genotype from the authors' public code; not searched here")
 nb.save_figure(fig, "fig4_cells_paper_2_34", "Fig. 4, left: the paper's 2.34% / 3.87M cells (quoted genotype)",
                 data_source="quoted: genotype from the authors' public code")
 
 # %%
-fig = plots.fig_genotype(GENOTYPES["MILENAS_2_50"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.50% error, 2.86M",
+fig = plots.fig_genotype(space.GENOTYPES["MILENAS_2_50"], "Fig. 4 (paper, quoted) · MiLeNAS cell with 2.50% error, 2.86M",
                          "registered genotype from the authors' public code; not searched here")
 nb.save_figure(fig, "fig4_cells_paper_2_50", "Fig. 4, right: the paper's 2.50% / 2.86M cells (quoted genotype)",
                 data_source="quoted: genotype from the authors' public code")

@@ -30,25 +30,13 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
-device = "auto"           # "auto", "cpu" or "cuda"
-data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
-search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
-reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
 smooth_window = None      # moving average (epochs) for panel (a); None: 5 for paper, 1 otherwise
-output_root = None        # None: this checkout (results/ and figures/ in the repository)
-workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
-backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
-address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
-plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
-from milenas_lib import experiments as ex
-from milenas_lib import explorers, plots
+from milenas_lib import experiments as ex, explorers, plots
 
-nb = ex.Notebook("02_train_val_gap", preset=preset, seeds=seeds, device=device, data_root=data_root,
-                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
-                 smooth_window=smooth_window, workers=workers, backend=backend, address=address, plan_only=plan_only)
+nb = ex.open_notebook("02_train_val_gap", globals())
 records = nb.search(ex.FIG2_SETTINGS)
 epochs = ex.records_frame(records)
 detail = nb.detail(records)

@@ -34,36 +34,21 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
-device = "auto"           # "auto", "cpu" or "cuda"
-data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
-search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
-reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
-output_root = None        # None: this checkout (results/ and figures/ in the repository)
 imagenet_root = None      # ImageFolder tree of ImageNet; None: see above
 train_overrides = None    # TrainConfig fields; None: the notebook default of the preset (the preset as is)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
-workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
-backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
-address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
-plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
-from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import experiments as ex, plots
 
-nb = ex.Notebook("07_imagenet_transfer", preset=preset, seeds=seeds, device=device, data_root=data_root,
-                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root,
-                 imagenet_root=imagenet_root, train_overrides=train_overrides, genotypes=genotypes,
-                 include_searched=include_searched,
-                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+nb = ex.open_notebook("07_imagenet_transfer", globals())
 root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
 data_note
 
 # %%
-searches = nb.search(["milenas_lam1"]) if nb.include_searched else []
-candidates = ex.evaluation_candidates(searches, nb.genotypes, nb.preset, ex.TABLE2_GENOTYPES)
+candidates = nb.evaluation_candidates(ex.TABLE2_GENOTYPES)
 records = nb.train(candidates, "imagenet", data_root=root) if root else []
 detail = nb.detail(records) if records else f"preset {nb.preset} · {data_note}"
 detail

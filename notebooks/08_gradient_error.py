@@ -39,30 +39,17 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
-device = "auto"           # "auto", "cpu" or "cuda"
-data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
-search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
-reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
-output_root = None        # None: this checkout (results/ and figures/ in the repository)
 method = "darts_2nd"      # the search whose states are measured
 lam = 1.0                 # λ of the MiLeNAS direction compared (and of the search if it is MiLeNAS)
 points = None             # measured states, start and end included; None: 5 for smoke, 11 for paper
 dtype = "float64"         # precision of the measurements along the trajectory
 sweep_epsilons = None     # ε values of panel (c); None: 1e-1, 1e-2, ..., 1e-10
-workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
-backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
-address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
-plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
-from milenas_lib import experiments as ex
-from milenas_lib import plots
+from milenas_lib import experiments as ex, plots
 
-nb = ex.Notebook("08_gradient_error", preset=preset, seeds=seeds, device=device, data_root=data_root,
-                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, method=method,
-                 lam=lam, points=points, dtype=dtype, sweep_epsilons=sweep_epsilons,
-                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+nb = ex.open_notebook("08_gradient_error", globals())
 measured = nb.gradient_error(nb.method, nb.lam, points=nb.points, dtype=nb.dtype, sweep_epsilons=nb.sweep_epsilons)
 record = {**measured["record"], "setting": nb.method, "label": nb.method}
 detail = nb.detail([record]) + f" · one fixed batch of {record['config']['batch_size']}, {nb.dtype}"

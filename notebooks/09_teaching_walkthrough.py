@@ -34,26 +34,13 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-seeds = None              # None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)
-device = "auto"           # "auto", "cpu" or "cuda"
-data_root = None          # folder holding CIFAR-10; None: the kit's usual places (README, Data)
-search_overrides = {}     # SearchConfig fields to change, e.g. {"epochs": 10}
-reuse_only = False        # True: rebuild figures and tables from stored runs only, never train
-output_root = None        # None: this checkout (results/ and figures/ in the repository)
 methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulations searched in section 4
-workers = None            # runs at a time; None: every CPU core (1 thread each) or 4 per GPU; 1: one by one
-backend = "local"         # "local": processes on this machine; "ray": Ray tasks (docs/SCALING.md)
-address = None            # backend "ray": the cluster to join, e.g. "auto"; None: a local Ray instance
-plan_only = False         # True: print the runs this notebook needs and their cost, and run nothing
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
-from milenas_lib import experiments as ex
-from milenas_lib import explorers, plots
-from milenas_lib.space import GENOTYPES
+from milenas_lib import experiments as ex, explorers, plots, space
 
-nb = ex.Notebook("09_teaching_walkthrough", preset=preset, seeds=seeds, device=device, data_root=data_root,
-                 search_overrides=search_overrides, reuse_only=reuse_only, output_root=output_root, methods=methods,
-                 workers=workers, backend=backend, address=address, plan_only=plan_only)
+nb = ex.open_notebook("09_teaching_walkthrough", globals())
 plots.show_table(ex.operations_table())
 
 # %% [markdown]
@@ -62,7 +49,7 @@ plots.show_table(ex.operations_table())
 # per edge. Here is the cell DARTS found (2nd-order DARTS, 2.76% error on CIFAR-10):
 
 # %%
-fig = plots.fig_genotype(GENOTYPES["DARTS_V2"], "The DARTS_V2 cells (DARTS paper)", "an example of the search space")
+fig = plots.fig_genotype(space.GENOTYPES["DARTS_V2"], "The DARTS_V2 cells (DARTS paper)", "an example of the search space")
 nb.save_figure(fig, "teaching_darts_v2_cells", "The DARTS_V2 normal and reduction cell, an example of the space",
                 data_source="genotype quoted from the DARTS paper")
 
@@ -123,10 +110,19 @@ print(f"largest difference between the edge's output and Σ p_k o_k(x): {relaxat
 plots.show_table(ex.rules_table())
 
 # %% [markdown]
-# MiLeNAS' rule, as code; compare it with Eq. 5:
+# MiLeNAS' update (Eq. 5) as code you can change: a few steps on a tiny supernet
+# (synthetic images), one train batch and one search-val batch per step. Try λ = 0
+# (single-level), drop the w step, or step α before computing w's gradient, and rerun.
 
-# %%
-print(ex.rule_source("milenas"))
+# %% tags=["teaching"]
+lab = ex.TeachingLab(lam=1.0, steps=10)
+for train, val in lab.batches:
+    g_alpha_train, g_w_train = lab.gradients(train)         # ∇α L_tr(w, α), ∇w L_tr(w, α)
+    g_alpha_val, _ = lab.gradients(val)                     # ∇α L_val(w, α)
+    lab.step_w(g_w_train)                                   # w ← w − η_w ∇w L_tr
+    lab.step_alpha(g_alpha_train + lab.lam * g_alpha_val)   # α ← α − η_α (∇α L_tr + λ ∇α L_val)
+    lab.record(train, val)
+plots.show_table(lab.history(), precision=4)
 
 # %% [markdown]
 # ## 4. A tiny search

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from milenas_lib.algorithms.methods import method_names
+from milenas_lib.registry import method_names
 from milenas_lib.cli import build_parser, main
 
 

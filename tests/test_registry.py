@@ -11,10 +11,12 @@ import pytest
 import torch
 from test_algorithms import tiny_batches, tiny_context
 
-from milenas_lib.algorithms import METHOD_REGISTRY, get_method, make_rule, method_names, register_method
-from milenas_lib.algorithms import UpdateRule, rules
-from milenas_lib.algorithms.methods import ORDERS, Method, UnknownMethodError
+from milenas_lib.algorithms import UpdateRule, builds, make_rule, rules
+from milenas_lib.algorithms.methods import unbuilt_methods
 from milenas_lib.config import METHODS, ConfigError, SearchConfig, search_config
+from milenas_lib.names import ORDERS
+from milenas_lib.registry import (METHOD_REGISTRY, Method, UnknownMethodError, get_method, method_names,
+                                  register_method)
 
 NAMES = method_names()
 SEARCH_FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
@@ -27,6 +29,7 @@ def test_importing_the_config_does_not_import_torch():
 
 def test_the_registry_drives_the_config():
     assert METHODS == NAMES == tuple(METHOD_REGISTRY)
+    assert not unbuilt_methods(), "registered without a @builds builder in algorithms/methods.py"
     assert {"single_level", "darts_1st", "darts_2nd", "milenas", "switch", "gdas", "milenas_gumbel"} <= set(NAMES)
 
 
@@ -34,16 +37,20 @@ def test_the_registry_drives_the_config():
 def test_a_registration_without_its_facts_is_refused(missing):
     facts = {**dict(label="x", alpha_gradient="∇α x", equation="Eq. 0", passes=1), missing: ""}
     with pytest.raises(ValueError, match=missing):
-        Method(name="incomplete", build=lambda config: None, **facts)
+        Method(name="incomplete", **facts)
     with pytest.raises(ValueError, match="passes"):
-        Method(name="incomplete", build=lambda config: None, **{**facts, missing: "x", "passes": 0})
+        Method(name="incomplete", **{**facts, missing: "x", "passes": 0})
 
 
 def test_a_name_registers_once_and_phases_must_exist():
     with pytest.raises(ValueError, match="registered twice"):
-        register_method("milenas", label="x", alpha_gradient="x", equation="x", passes=1)(lambda config: None)
+        register_method("milenas", label="x", alpha_gradient="x", equation="x", passes=1)
+    with pytest.raises(ValueError, match="two builders"):
+        builds("milenas")(lambda config: None)
+    with pytest.raises(UnknownMethodError):
+        builds("not_registered")(lambda config: None)
     with pytest.raises(ValueError, match="not registered"):
-        Method(name="y", build=lambda config: None, label="y", alpha_gradient="y", equation="y", passes=1,
+        Method(name="y", label="y", alpha_gradient="y", equation="y", passes=1,
                phases=("nope",))
     assert METHOD_REGISTRY["milenas"].label == "MiLeNAS"
 

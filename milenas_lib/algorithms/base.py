@@ -14,17 +14,15 @@ import functools
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from ..config import SearchConfig
 from ..space.supernet import ArchWeights, Supernet
-
-if TYPE_CHECKING:
-    from ..config import SearchConfig
 
 
 @dataclass

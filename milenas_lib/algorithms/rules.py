@@ -16,7 +16,7 @@ from ..space.supernet import ArchWeights, Supernet
 from .base import (Batch, SearchContext, StepStats, TrainPass, UpdateRule, alpha_gradient, step_alphas, step_stats,
                    step_weights, train_pass)
 from .hypergradient import darts_hypergradient
-from .methods import ORDERS
+from ..names import ORDERS
 from .sampling import ArchSampler, SoftmaxArch
 
 

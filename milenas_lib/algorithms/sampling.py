@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..config import GUMBEL_ESTIMATORS
+from ..names import GUMBEL_ESTIMATORS
 from ..space.supernet import ArchWeights, Supernet
 
 

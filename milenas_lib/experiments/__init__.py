@@ -5,6 +5,9 @@ calls into this package and :mod:`milenas_lib.plots`); everything that loops,
 trains, measures or writes files lives here, where it is tested.  One module
 per job:
 
+* :mod:`.spec` and :mod:`.notebook_specs`: what each notebook is, declared once (its
+  parameters, the runs it needs, the files it writes), read by the notebook, the plan and
+  ``make reproduce``; :mod:`.needs`: the runs a spec declares;
 * :mod:`.params`: notebook parameters as papermill passes them, checked first;
 * :mod:`.settings`: the paper's search settings (method, λ, label, colour);
 * :mod:`.store`: the run store and the dispatch of missing runs;
@@ -13,35 +16,38 @@ per job:
 * :mod:`.tables`: Tables 1 and 2, ours beside the quoted rows;
 * :mod:`.outputs`: what a notebook writes (figures, tables, provenance, manifest);
 * :mod:`.gradient_error`, :mod:`.evaluation`, :mod:`.teaching`: notebooks 8, 6-7 and 9;
-* :mod:`.notebook`: the :class:`Notebook` context that ties them together.
-
-The names below load on first use (PEP 562), so that ``plots`` can read
-:mod:`.settings` and :mod:`.paper` without importing the loops.
+* :mod:`.notebook`: the :class:`Notebook` context that ties them together, opened by
+  :func:`.head.open_notebook` (the notebook's first call; ``plan_only`` prints :mod:`.plan`).
 """
 from __future__ import annotations
 
-from ..lazy import lazy_exports
+from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
+from .frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype, final_table,
+                     genotype_table, mean_std, records_frame, records_of, run_genotypes, search_time_frame, smooth,
+                     switch_epoch, time_ratio, training_frame)
+from .gradient_error import gradient_error_trajectory, measure_gradients, trajectory_summary
+from .head import PlanOnly, open_notebook
+from .notebook import Notebook
+from .outputs import NotebookOutputs, figure_detail, records_provenance, source_label
+from .paper import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS, fig2_claims, fig3_claims,
+                    fig5_claims)
+from .params import (DEFAULT_SEEDS, ParameterError, TABLE1_GENOTYPES, TABLE2_GENOTYPES, resolve_overrides,
+                     resolve_root, resolve_seeds, resolve_settings, runs_root)
+from .settings import FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, milenas_setting, setting
+from .spec import NotebookSpec, Parameter
+from .store import config_hash, make_search_config, run_dir, run_missing, search_runs
+from .tables import table1, table2, table_rows
+from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
-#: public name -> the module of this package that defines it
-_EXPORTS: dict[str, str] = {
-    **dict.fromkeys(("chance_error", "evaluation_candidates", "imagenet_root", "searched_genotypes", "train_runs"),
-                    "evaluation"),
-    **dict.fromkeys(("best_per_bucket", "best_run", "bucket_frame", "curves", "final_epoch", "final_genotype",
-                     "final_table", "genotype_table", "mean_std", "records_frame", "records_of", "run_genotypes",
-                     "search_time_frame", "smooth", "switch_epoch", "time_ratio", "training_frame"), "frames"),
-    **dict.fromkeys(("gradient_error_trajectory", "measure_gradients", "trajectory_summary"), "gradient_error"),
-    **dict.fromkeys(("Notebook",), "notebook"),
-    **dict.fromkeys(("NotebookOutputs", "figure_detail", "records_provenance", "source_label"), "outputs"),
-    **dict.fromkeys(("PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS", "fig2_claims",
-                     "fig3_claims", "fig5_claims"), "paper"),
-    **dict.fromkeys(("DEFAULT_SEEDS", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES", "ParameterError", "resolve_overrides",
-                     "resolve_root", "resolve_seeds", "resolve_settings", "runs_root"), "params"),
-    **dict.fromkeys(("FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "SETTINGS", "Setting", "milenas_setting",
-                     "setting"), "settings"),
-    **dict.fromkeys(("config_hash", "make_search_config", "run_dir", "run_missing", "search_runs"), "store"),
-    **dict.fromkeys(("table1", "table2", "table_rows"), "tables"),
-    **dict.fromkeys(("operations_table", "relaxation_demo", "rule_source", "rules_table", "supernet_summary"),
-                    "teaching"),
-}
-
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
+           "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
+           "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES",
+           "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",
+           "evaluation_candidates", "fig2_claims", "fig3_claims", "fig5_claims", "figure_detail", "final_epoch",
+           "final_genotype", "final_table", "genotype_table", "gradient_error_trajectory", "imagenet_root",
+           "make_search_config", "mean_std", "measure_gradients", "milenas_setting", "open_notebook",
+           "operations_table", "records_frame", "records_of", "records_provenance", "relaxation_demo",
+           "resolve_overrides", "resolve_root", "resolve_seeds", "resolve_settings", "rules_table", "run_dir",
+           "run_genotypes", "run_missing", "runs_root", "search_runs", "search_time_frame", "searched_genotypes",
+           "setting", "smooth", "source_label", "supernet_summary", "switch_epoch", "table1", "table2", "table_rows",
+           "time_ratio", "train_runs", "training_frame", "trajectory_summary"]

@@ -18,6 +18,7 @@ from ..space.genotype import resolve_genotype
 from .frames import best_run
 from .params import genotype_choice, resolve_overrides, resolve_seeds, runs_root
 from ..executor import Run
+from ..names import RECORD_NAME
 from .store import RunJob, run_missing
 
 
@@ -27,7 +28,7 @@ def searched_genotypes(records: Sequence[dict], label: str = "searched") -> dict
         return {}
     best = best_run(records)
     name = f"{label} {best.get('setting', best['method'])} (search seed {best['seed']})"
-    return {name: str(Path(best["run_dir"]) / "record.json")}
+    return {name: str(Path(best["run_dir"]) / RECORD_NAME)}
 
 
 def evaluation_candidates(searches: Sequence[dict], genotypes: Any, preset: str,

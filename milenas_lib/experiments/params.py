@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from ..algorithms.methods import method_names
-from ..config import DEVICES, SEARCH_PRESETS, ConfigError, train_config
+from ..config import SEARCH_PRESETS, ConfigError, train_config
+from ..names import DEVICES
 from ..records.provenance import DeviceUnavailableError, REPO_ROOT
 from ..records.provenance import resolve_device as torch_device
 from .settings import SETTINGS, Setting
@@ -88,9 +88,11 @@ def resolve_seeds(seeds: Any, preset: str) -> list[int]:
     return resolved
 
 
-def resolve_device(device: Any) -> str:
-    """``auto``, ``cpu`` or ``cuda``; ``cuda`` on a machine without a GPU is refused
-    (never silently read the CPU runs of the store)."""
+def check_device(device: Any) -> str:
+    """The ``device`` parameter, kept as its name: ``auto``, ``cpu`` or ``cuda``
+    (:func:`milenas_lib.records.provenance.resolve_device` gives the torch device).
+    ``cuda`` on a machine without a GPU is refused (never silently read the CPU
+    runs of the store)."""
     if device not in DEVICES:
         raise ParameterError(f"device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
     try:
@@ -238,13 +240,10 @@ def genotype_choice(names: Any, preset: str, table: Mapping[str, list[str]]) -> 
     return list(table.get(preset, table["smoke"])) if chosen is None else chosen
 
 
-# ---------------------------------------------------------------------------
-# Every parameter a notebook may declare besides the common ones: how to read it.
-
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")
 
 
-def _train_overrides(value: Any, preset: str) -> Optional[dict]:
+def resolve_train_overrides(value: Any, preset: str) -> Optional[dict]:
     """None (the preset's notebook default) or a mapping of TrainConfig fields, checked against the config."""
     if literal(value) is None:
         return None
@@ -255,25 +254,3 @@ def _train_overrides(value: Any, preset: str) -> Optional[dict]:
     except ConfigError as error:
         raise ParameterError(f"train_overrides: {error}") from None
     return overrides
-
-
-#: name -> ``read(value, preset)``: the value a notebook works with, or :class:`ParameterError`.
-NOTEBOOK_PARAMETERS: dict[str, Callable[[Any, str], Any]] = {
-    "lam": lambda v, preset: resolve_number(v, "lam", float, minimum=0),
-    "interactive": lambda v, preset: resolve_flag(v, "interactive"),
-    "include_searched": lambda v, preset: resolve_flag(v, "include_searched"),
-    "smooth_window": lambda v, preset: smoothing_window(preset, resolve_number(v, "smooth_window", int, 1, True)),
-    "points": lambda v, preset: trajectory_points(preset, resolve_number(v, "points", int, 2, True)),
-    "dtype": lambda v, preset: resolve_choice(v, "dtype", DTYPE_NAMES),
-    "sweep_epsilons": lambda v, preset: resolve_floats(v, "sweep_epsilons") or SWEEP_EPSILONS,
-    "method": lambda v, preset: resolve_choice(v, "method", method_names()),
-    "methods": lambda v, preset: resolve_settings(v, "methods"),
-    "genotypes": lambda v, preset: resolve_names(v, "genotypes"),
-    "imagenet_root": lambda v, preset: resolve_folder(v, "imagenet_root"),
-    "train_overrides": _train_overrides,
-    # How missing runs are trained (milenas_lib/executor/, docs/SCALING.md).
-    "workers": lambda v, preset: resolve_number(v, "workers", int, 1, True),
-    "backend": lambda v, preset: resolve_choice(v, "backend", ("local", "ray")),
-    "address": lambda v, preset: None if literal(v) in (None, "") else str(v),
-    "plan_only": lambda v, preset: resolve_flag(v, "plan_only"),
-}

@@ -1,53 +1,32 @@
 """``python -m milenas_lib plan``: every run the notebooks need, which are in the store, and what the rest cost.
 
-A notebook's runs are read from the notebook itself: its ``parameters`` cell
-gives the defaults, :class:`milenas_lib.experiments.Notebook` checks and
-resolves them exactly as the notebook does, and :data:`NEEDS` lists, per
-notebook, the same searches and trainings its cells ask ``nb.search`` /
-``nb.train`` / ``nb.gradient_error`` for, with the same run-store folders.
-``make reproduce`` trains the missing ones all at once through
-:mod:`milenas_lib.executor` (:func:`run_notebooks_missing`) before the
+A notebook's runs come from its spec (:mod:`.spec`, :mod:`.notebook_specs`):
+its parameters with their defaults, checked as the notebook's own first cell
+checks them, and ``spec.runs``: the same searches and trainings its cells ask
+``nb.search`` / ``nb.train`` / ``nb.gradient_error`` for, with the same
+run-store folders.  ``make reproduce`` trains the missing ones all at once
+through :mod:`milenas_lib.executor` (:func:`run_notebooks_missing`) before the
 notebooks execute, so that these only read and draw.
 """
 from __future__ import annotations
 
-import ast
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+import torch
+
 from .. import costs
-from ..config import search_config
-from ..data.cifar10 import resolve_cache_dir
 from ..executor import Run, execute, stored_record
+from ..names import RECORD_NAME
 from ..records.provenance import REPO_ROOT
-from . import settings
-from .evaluation import imagenet_root, searched_genotypes, train_jobs
-from .notebook import Notebook
-from .params import (NOTEBOOK_PARAMETERS, TABLE1_GENOTYPES, TABLE2_GENOTYPES, genotype_choice, runs_root,
-                     train_overrides_for)
-from .settings import milenas_setting, setting_for
-from .store import config_hash, run_dir, search_jobs
+from .needs import Need
+from .notebook_specs import specs_for
+from .params import runs_root
+from .spec import NotebookParameters, NotebookSpec
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-_BASE_PARAMETERS = ("preset", "seeds", "device", "data_root", "search_overrides", "reuse_only", "output_root")
-
-
-@dataclass
-class Need:
-    """One run the notebooks need: what it is, its executor run (None while it
-    waits for the searches that choose its cell), and what it costs."""
-
-    kind: str                      # "search", "train" or "gradient" (a search measured along the way, notebook 8)
-    description: str
-    folder: Optional[Path]
-    run: Optional[Run]
-    config: Any
-    notebooks: list[str] = field(default_factory=list)
-    status: str = "missing"        # "stored", "missing", "partial E/N", "waits for its searches"
-    searched_cell: bool = False    # a training of the cell its searches chose
-    steps: int = 0
-    seconds: float = 0.0
 
 
 def notebook_names(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[str]] = None) -> list[str]:
@@ -61,109 +40,16 @@ def notebook_names(notebooks_dir: Path = NOTEBOOKS_DIR, only: Optional[Sequence[
     return names
 
 
-def notebook_defaults(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
-    """The values of a notebook's ``parameters`` cell (its ``.py`` pair), read without running it."""
-    lines = (Path(notebooks_dir) / f"{name}.py").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("# %%") and "parameters" in line)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%")), len(lines))
-    values = {}
-    for node in ast.parse("\n".join(lines[start + 1:end])).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-    return values
-
-
-def notebook_context(name: str, preset: str, seeds: Any = None, parameters: Optional[dict] = None,
-                     output_root: Optional[str] = None, notebooks_dir: Path = NOTEBOOKS_DIR):
-    """The notebook's :class:`Notebook` with its defaults, then ``parameters``, as papermill would inject them."""
-    defaults = notebook_defaults(name, notebooks_dir)
-    # Like papermill: only the parameters the notebook declares reach it.
-    values = {**defaults, **{k: v for k, v in (parameters or {}).items() if k in defaults}, "preset": preset,
-              "plan_only": False}
+def notebook_parameters(spec: NotebookSpec, preset: str, seeds: Any = None, parameters: Optional[dict] = None,
+                        output_root: Optional[str] = None) -> NotebookParameters:
+    """The notebook's parameters as its kernel will check them: the spec's defaults, then
+    ``parameters`` (those the spec declares, as ``make reproduce`` injects them), ``preset``, ``seeds``."""
+    values = {**(parameters or {}), "preset": preset, "plan_only": False}
     if seeds is not None:
         values["seeds"] = seeds
     if output_root is not None:
         values["output_root"] = str(output_root)
-    accepted = set(_BASE_PARAMETERS) | set(NOTEBOOK_PARAMETERS)
-    return Notebook(name, **{k: v for k, v in values.items() if k in accepted})
-
-
-# -- what each notebook asks the run store for --------------------------------
-
-def _searches(nb, settings, seeds=None) -> list[Need]:
-    jobs = search_jobs(settings, nb.seeds if seeds is None else seeds, nb.preset, output_root=nb.output_root,
-                       overrides=nb.search_overrides, device=nb.device, data_root=nb.data_root)
-    return [Need("search", " ".join(job.description.split()), job.folder, job.run, job.run.kwargs["config"])
-            for _, job in jobs]
-
-
-def _trainings(nb, dataset: str, table: dict, data_root: Optional[str]) -> list[Need]:
-    overrides = train_overrides_for(nb.preset, dataset, nb.parameters.get("train_overrides"))
-    options = dict(overrides=overrides, output_root=nb.output_root, device=nb.device, data_root=data_root)
-    candidates = {name: name for name in genotype_choice(nb.genotypes, nb.preset, table)}
-    searched: dict[str, str] = {}
-    waiting: list[Need] = []
-    if nb.include_searched:
-        searches = search_jobs(["milenas_lam1"], nb.seeds, nb.preset, output_root=nb.output_root,
-                               overrides=nb.search_overrides, device=nb.device, data_root=nb.data_root)
-        records = [stored_record(job.folder) for _, job in searches]
-        if all(records):
-            stored = [{**r, "setting": spec.key, "run_dir": str(job.folder)} for r, (spec, job) in zip(records, searches)]
-            searched = searched_genotypes(stored)
-        else:  # the cell is chosen by its searches: cost it as DARTS_V2 for now
-            for _, job in train_jobs(["DARTS_V2"], nb.seeds, nb.preset, dataset, **options):
-                description = job.description.replace("DARTS_V2", "best MiLeNAS λ=1 cell")
-                waiting.append(Need("train", description, None, None, job.run.kwargs["config"],
-                                    status="waits for its searches", searched_cell=True))
-    return waiting + [Need("train", job.description, job.folder, job.run, job.run.kwargs["config"],
-                           searched_cell=name in searched)
-                      for name, job in train_jobs({**searched, **candidates}, nb.seeds, nb.preset, dataset, **options)]
-
-
-def _evaluation(dataset: str) -> Callable:
-    def needs(nb, resolve_data: bool) -> list[Need]:
-        searches = _searches(nb, ["milenas_lam1"]) if nb.include_searched else []
-        if dataset == "cifar10":
-            return searches + _trainings(nb, "cifar10", TABLE1_GENOTYPES, nb.data_root)
-        root = nb.imagenet_root
-        if root is None and nb.preset != "paper":  # the CIFAR-10 stand-in in ImageFolder layout
-            stand_in = resolve_cache_dir() / "cifar10-imagefolder"  # where imagenet_root() extracts it
-            root = imagenet_root(nb.preset, None)[0] if resolve_data else str(stand_in)
-        return searches + (_trainings(nb, "imagenet", TABLE2_GENOTYPES, root) if root else [])
-    return needs
-
-
-def _gradient(nb, resolve_data: bool) -> list[Need]:
-    """Notebook 8: one search stopped and measured along the way (``nb.gradient_error``)."""
-    extra = {"device": nb.device, "seed": nb.seeds[0], **({"data_root": nb.data_root} if nb.data_root else {})}
-    config = search_config(nb.preset, **{**nb.search_overrides, "method": nb.method, "lam": float(nb.lam), **extra})
-    spec = setting_for(config.method, config.lam)
-    shared = run_dir(spec, config, nb.preset, runs_root(nb.output_root))
-    separate = (runs_root(nb.output_root) / nb.preset / "gradient_trajectory"
-                / f"{spec.key}_seed{config.seed}-{config_hash(config)}")
-    measured = next((f for f in (shared, separate) if (f / "gradient_error.json").exists()), None)
-    folder = measured or (shared if not (shared / "record.json").exists() else separate)
-    kwargs = dict(preset=nb.preset, method=nb.method, lam=nb.lam, seed=nb.seeds[0], points=nb.points, dtype=nb.dtype,
-                  sweep_epsilons=nb.sweep_epsilons, overrides=nb.search_overrides, device=nb.device,
-                  data_root=nb.data_root, output_root=nb.output_root, verbose=False)
-    description = f"search {spec.key} seed {config.seed}, measured at {nb.points} states"
-    run = Run(folder, "milenas_lib.experiments.gradient_error:gradient_error_trajectory", kwargs, description,
-              config.epochs, config.device, config.num_threads or 1)
-    return [Need("gradient", description, folder, run, config, status="stored" if measured else "missing")]
-
-
-#: Per notebook: the runs its cells ask for (same settings, seeds and overrides).
-NEEDS: dict[str, Callable[[Any, bool], list[Need]]] = {
-    "01_search_walkthrough": lambda nb, _: _searches(nb, [milenas_setting(nb.lam)], nb.seeds[:1]),
-    "02_train_val_gap": lambda nb, _: _searches(nb, settings.FIG2_SETTINGS),
-    "03_search_val_accuracy": lambda nb, _: _searches(nb, settings.FIG3_SETTINGS),
-    "04_gdas_vs_milenas": lambda nb, _: _searches(nb, settings.FIG5_SETTINGS),
-    "05_model_size": lambda nb, _: _searches(nb, settings.FIG3_SETTINGS),
-    "06_cifar10_evaluation": _evaluation("cifar10"),
-    "07_imagenet_transfer": _evaluation("imagenet"),
-    "08_gradient_error": _gradient,
-    "09_teaching_walkthrough": lambda nb, _: _searches(nb, nb.methods),
-}
+    return spec.check(values, ignore_unknown=True)
 
 
 # -- the plan ------------------------------------------------------------------
@@ -187,24 +73,23 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
     """Every distinct run the notebooks need (a run two notebooks share is listed
     once, naming both), its status in the store and its estimated cost."""
     if device_type is None:
-        import torch
-
         device_type = "cuda" if torch.cuda.is_available() else "cpu"
     times = costs.StepTimes.load(device_type)
     by_key: dict[Any, Need] = {}
     notes: list[str] = []
-    for name in sorted(notebook_names(notebooks_dir, notebooks), key=lambda n: NEEDS.get(n) is not _gradient):
-        if name not in NEEDS:
-            continue
-        nb = notebook_context(name, preset, seeds, parameters, output_root, notebooks_dir)
-        for need in NEEDS[name](nb, resolve_data):
+    specs = specs_for(notebooks_dir)
+    names = [name for name in notebook_names(notebooks_dir, notebooks) if name in specs]
+    for name in sorted(names, key=lambda n: not specs[n].run_first):
+        spec = specs[name]
+        nb = notebook_parameters(spec, preset, seeds, parameters, output_root)
+        for need in spec.runs(nb, resolve_data):
             key = need.folder.resolve() if need.folder else need.description
             need = by_key.setdefault(key, need)  # the first notebook's run wins (the gradient search first)
             if name not in need.notebooks:
                 need.notebooks.append(name)
-        if name == "07_imagenet_transfer" and nb.imagenet_root is None and preset == "paper":
-            notes.append("07: no imagenet_root given, so no ImageNet training (Table 2 then holds the quoted rows "
-                         "and sizes); pass --param imagenet_root=/data/imagenet to plan it")
+        note = spec.note(nb) if spec.note else None
+        if note:
+            notes.append(note)
     for need in by_key.values():
         if need.folder is not None and need.status == "missing":
             _set_status(need)
@@ -220,9 +105,7 @@ def _set_status(need: Need) -> None:
         need.status = "stored"
         return
     try:
-        import json
-
-        epochs = len(json.loads((need.folder / "record.json").read_text()).get("epochs", []))
+        epochs = len(json.loads((need.folder / RECORD_NAME).read_text()).get("epochs", []))
         need.status = f"partial {epochs}/{need.config.epochs}"
     except (OSError, ValueError):
         pass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..algorithms.methods import get_method
+from ..registry import get_method
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
 """Notebook 9 (teaching): the search space, the relaxation (Eq. 8) and the rules, shown on small values."""
 from __future__ import annotations
 
-import inspect
 from typing import Sequence
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
-from ..algorithms.methods import METHOD_REGISTRY, W_GRADIENT, make_rule
-from ..config import SearchConfig, search_config
+from ..config import search_config
+from ..data.synthetic import synthetic_cifar
+from ..registry import METHOD_REGISTRY, W_GRADIENT
 from ..space.operations import CONV_OPS, PRIMITIVES
 from ..space.supernet import MixedOp, Supernet
 
@@ -49,9 +50,61 @@ def rules_table() -> pd.DataFrame:
                          for name, method in METHOD_REGISTRY.items()])
 
 
-def rule_source(method: str) -> str:
-    """The source of a rule's ``step``: the equation as code (for reading in a notebook)."""
-    return inspect.getsource(type(make_rule(SearchConfig(method=method))).step)
+class TeachingLab:
+    """A supernet small enough to step by hand, for the notebook cell where a student
+    writes the update rule (Eq. 5) as a loop and changes it.
+
+    3 cells of C = 4 channels on synthetic class-coloured images (16 x 16); each
+    pair of ``batches`` is a train batch (for ``L_tr``) and a search-val batch
+    (for ``L_val``).  ``gradients`` returns ∇α and ∇w of the loss on one batch,
+    α flattened into one tensor so that Eq. 5's ``∇α L_tr + λ ∇α L_val`` is plain
+    tensor arithmetic; ``step_alpha`` / ``step_w`` take a plain gradient step
+    (learning rates ``alpha_lr``, ``w_lr``), so what moves is exactly what the
+    cell wrote."""
+
+    def __init__(self, lam: float = 1.0, steps: int = 10, batch_size: int = 16, alpha_lr: float = 0.5,
+                 w_lr: float = 0.05, seed: int = 0):
+        torch.manual_seed(seed)
+        self.lam, self.alpha_lr, self.w_lr = lam, alpha_lr, w_lr
+        self.model = Supernet(4, 3)
+        images = synthetic_cifar(n_train=2 * steps * batch_size, n_test=1, image_size=16, seed=seed)
+        x = images.train_images.float() / 255.0
+        pairs = list(zip(x.split(batch_size), images.train_labels.split(batch_size)))
+        self.batches = list(zip(pairs[0::2], pairs[1::2]))
+        self.rows: list[dict] = []
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        images, labels = batch
+        return F.cross_entropy(self.model(images), labels)
+
+    def gradients(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(∇α L, ∇w L)`` of the loss on ``batch``: α's as one flat tensor, w's per weight tensor."""
+        alphas, weights = self.model.alphas(), list(self.model.weights())
+        grads = torch.autograd.grad(self.loss(batch), alphas + weights, allow_unused=True)
+        alpha_grad = torch.cat([g.flatten() for g in grads[:len(alphas)]])
+        return alpha_grad, [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
+
+    @torch.no_grad()
+    def step_alpha(self, direction: torch.Tensor) -> None:
+        """α ← α − alpha_lr · direction (``direction`` flat, as :meth:`gradients` gives it)."""
+        for alpha, part in zip(self.model.alphas(), direction.split([a.numel() for a in self.model.alphas()])):
+            alpha -= self.alpha_lr * part.view_as(alpha)
+
+    @torch.no_grad()
+    def step_w(self, direction: Sequence[torch.Tensor]) -> None:
+        """w ← w − w_lr · direction."""
+        for weight, grad in zip(self.model.weights(), direction):
+            weight -= self.w_lr * grad
+
+    @torch.no_grad()
+    def record(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """Note the losses after a step and how far softmax(α) moved from uniform."""
+        spread = max(float(torch.softmax(a, dim=-1).max()) for a in self.model.alphas()) - 1 / len(PRIMITIVES)
+        self.rows.append({"step": len(self.rows) + 1, "L_tr": float(self.loss(train)), "L_val": float(self.loss(val)),
+                          "largest softmax(α) above 1/8": spread})
+
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
 
 
 def supernet_summary(presets: Sequence[str] = ("paper", "smoke")) -> pd.DataFrame:

@@ -25,11 +25,12 @@ from typing import Any, Optional
 
 import torch
 
+from ..names import RECORD_NAME
 from .guard import LOCK_NAME, acquire_lock, ensure_free_space, state_bytes
 from .identity import RECORD_FORMAT, identity_differences
 from .io import json_ready, load_checkpoint, read_json, remove_stale_temporaries, save_checkpoint, write_json
 
-CHECKPOINT_NAME, RECORD_NAME = "checkpoint.pt", "record.json"
+CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class OutDirError(ValueError):

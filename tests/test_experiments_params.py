@@ -8,6 +8,7 @@ import torch
 
 from milenas_lib import experiments as ex
 from milenas_lib.experiments import params, settings
+from milenas_lib.experiments.notebook_specs import SPECS
 from milenas_lib.experiments.params import ParameterError
 
 
@@ -64,11 +65,12 @@ def test_flags_refuse_anything_but_true_and_false(given):
     ("genotypes", [1, 2], "genotypes must be a list of names"),
     ("sweep_epsilons", "[]", "sweep_epsilons must be a non-empty list of numbers"),
     ("include_searched", "1", "include_searched must be True or False"),
-    ("colour", "red", "unknown notebook parameter"),
+    ("colour", "red", "declares no parameter(s) ['colour']"),
 ])
 def test_a_bad_parameter_is_one_line_naming_it(tmp_path, name, value, message):
+    notebook = next((spec.name for spec in SPECS.values() if name in spec.all_parameters), "01_search_walkthrough")
     with pytest.raises(ParameterError) as error:
-        ex.Notebook("01_x", output_root=tmp_path, **{name: value})
+        ex.open_notebook(notebook, output_root=tmp_path, **{name: value})
     assert message in str(error.value) and "\n" not in str(error.value)
     assert not any(tmp_path.iterdir()), "a refused notebook must not write anything"
 
@@ -76,7 +78,7 @@ def test_a_bad_parameter_is_one_line_naming_it(tmp_path, name, value, message):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
 def test_cuda_without_a_gpu_is_refused_not_read_from_cpu_runs(tmp_path):
     with pytest.raises(ParameterError, match="device: .*no CUDA GPU"):
-        ex.Notebook("01_x", device="cuda", output_root=tmp_path)
+        ex.open_notebook("01_search_walkthrough", device="cuda", output_root=tmp_path)
 
 
 def test_a_failing_notebook_keeps_the_last_good_manifest(tmp_path):
@@ -84,20 +86,23 @@ def test_a_failing_notebook_keeps_the_last_good_manifest(tmp_path):
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"artifacts": ["the last good run"]}))
     with pytest.raises(ParameterError):
-        ex.Notebook("02_x", preset="huge", output_root=tmp_path)
-    ex.Notebook("02_x", output_root=tmp_path)   # parameters fine, but nothing written yet
+        ex.open_notebook("02_train_val_gap", preset="huge", output_root=tmp_path)
+    ex.open_notebook("02_train_val_gap", output_root=tmp_path)   # parameters fine, but nothing written yet
     assert json.loads(manifest.read_text()) == {"artifacts": ["the last good run"]}
 
 
 def test_notebook_reads_each_parameter_as_checked(tmp_path):
-    nb = ex.Notebook("08_x", preset="paper", seeds="[2, 3]", reuse_only="false", output_root=tmp_path,
-                     search_overrides='{"epochs": 3}', points=None, smooth_window=None, sweep_epsilons=None,
-                     method="darts_2nd", lam="0.5", methods="gdas, darts_2nd", train_overrides=None)
+    nb = ex.open_notebook("08_gradient_error", preset="paper", seeds="[2, 3]", reuse_only="false",
+                          output_root=tmp_path, search_overrides='{"epochs": 3}', points=None, sweep_epsilons=None,
+                          method="darts_2nd", lam="0.5")
     assert (nb.preset, nb.seeds, nb.reuse_only, nb.search_overrides) == ("paper", [2, 3], False, {"epochs": 3})
-    assert (nb.points, nb.smooth_window, nb.lam, nb.methods) == (11, 5, 0.5, ["gdas", "darts_2nd"])
-    assert nb.sweep_epsilons == params.SWEEP_EPSILONS and nb.train_overrides is None
-    with pytest.raises(AttributeError, match="declares no parameter 'dtype'"):
-        nb.dtype
+    assert (nb.points, nb.lam, nb.dtype) == (11, 0.5, "float64")
+    assert nb.sweep_epsilons == params.SWEEP_EPSILONS
+    assert ex.open_notebook("02_train_val_gap", preset="paper", output_root=tmp_path).smooth_window == 5
+    methods = ex.open_notebook("09_teaching_walkthrough", methods="gdas, darts_2nd", output_root=tmp_path).methods
+    assert methods == ["gdas", "darts_2nd"]
+    with pytest.raises(AttributeError, match="declares no parameter 'smooth_window'"):
+        nb.smooth_window
 
 
 def test_train_overrides_default_to_the_presets_notebook_setting():

@@ -1,0 +1,54 @@
+"""The one call at the head of every notebook, after its ``parameters`` cell::
+
+    nb = ex.open_notebook("02_train_val_gap", globals())
+
+It takes the notebook's parameters from the namespace (the values the
+``parameters`` cell or papermill set; every other one keeps its spec's
+default), checks them all (:mod:`.spec`), and returns the
+:class:`.notebook.Notebook` context; with ``plan_only=True`` it prints the
+notebook's runs and their cost (:mod:`.plan`) instead and stops.  It sits
+above both the notebook context and the plan, so that neither imports the
+other.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .notebook import Notebook
+from .notebook_specs import notebook_spec
+from .plan import NOTEBOOKS_DIR, format_plan, make_plan
+from .spec import NotebookParameters
+
+
+class PlanOnly(Exception):
+    """``plan_only=True``: the notebook's runs and their cost were printed; nothing runs."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return str(self).splitlines()
+
+
+def open_notebook(name: str, namespace: Optional[Mapping[str, Any]] = None, *,
+                  notebooks_dir: Optional[Path] = None, **values: Any) -> Notebook:
+    """Notebook ``name``'s context: its spec's parameters read from ``namespace``
+    (a notebook's ``globals()``: only the names the spec declares are taken) and
+    ``values`` (every one must be declared), each checked; a bad one is one
+    :class:`.params.ParameterError` line, raised before anything is written.
+    ``notebooks_dir`` (default: the working directory, where a kernel runs)
+    may hold a ``notebook_specs.py`` for notebooks that are not the kit's."""
+    folder = Path.cwd() if notebooks_dir is None else Path(notebooks_dir)
+    spec = notebook_spec(name, folder)
+    given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters}
+    checked = spec.check({**given, **values})
+    if checked.plan_only:
+        raise PlanOnly(f"plan_only=True: nothing was run\n{_plan_text(checked, folder)}")
+    return Notebook(checked)
+
+
+def _plan_text(checked: NotebookParameters, notebooks_dir: Path) -> str:
+    if not any((notebooks_dir / f"{checked.name}{suffix}").exists() for suffix in (".ipynb", ".py")):
+        notebooks_dir = NOTEBOOKS_DIR  # a kit notebook opened from elsewhere
+    parameters = {k: v for k, v in checked.values.items() if k not in ("preset", "seeds", "output_root", "plan_only")}
+    plan = make_plan(checked.preset, [checked.name], seeds=checked.seeds, output_root=checked.output_root,
+                     parameters=parameters, notebooks_dir=notebooks_dir)
+    return format_plan(plan, checked.workers)

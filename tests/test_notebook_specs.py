@@ -1,0 +1,79 @@
+"""A notebook is declared once, by its spec: a throw-away notebook with a spec in a
+temporary folder is planned, injected, validated and checked from that one place."""
+from __future__ import annotations
+
+import pytest
+
+from milenas_lib import reproduce
+from milenas_lib.experiments import head
+from milenas_lib.experiments.notebook_specs import SPECS, notebook_spec, specs_for
+from milenas_lib.experiments.params import ParameterError
+from milenas_lib.experiments.plan import make_plan
+
+THROWAWAY_SPECS = '''
+from milenas_lib.experiments.needs import searches
+from milenas_lib.experiments.params import resolve_number
+from milenas_lib.experiments.settings import milenas_setting
+from milenas_lib.experiments.spec import NotebookSpec, Parameter
+
+SPECS = [NotebookSpec(
+    "99_throwaway",
+    (Parameter("my_lam", 0.5, lambda v, preset: resolve_number(v, "my_lam", float, minimum=0), "λ of the search"),),
+    runs=lambda nb, _: searches(nb, [milenas_setting(nb.my_lam)]),
+    figures=("throwaway_figure",), tables=("throwaway_table",), run_first=True)]
+'''
+OVERRIDES = {"dataset": "synthetic", "per_class": 4, "epochs": 3}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "notebook_specs.py").write_text(THROWAWAY_SPECS)
+    (notebooks / "99_throwaway.py").write_text('# %% tags=["parameters"]\npreset = "smoke"\n')
+    (notebooks / "99_throwaway.ipynb").write_text("{}")
+    (notebooks / "02_train_val_gap.ipynb").write_text("{}")
+    return notebooks
+
+
+def test_plan_lists_the_runs_of_a_notebook_declared_only_by_its_spec(folder, tmp_path):
+    options = dict(output_root=str(tmp_path), device_type="cpu", notebooks_dir=folder,
+                   parameters={"search_overrides": OVERRIDES})
+    plan = make_plan("smoke", ["99"], **options)
+    assert [(n.kind, n.description, n.notebooks) for n in plan.needs] == [
+        ("search", "search milenas_lam0.5 seed 0", ["99_throwaway"])]
+    plan = make_plan("smoke", ["99"], seeds=[0, 1], **{**options, "parameters": {"my_lam": 2, **options["parameters"]}})
+    assert [n.description for n in plan.needs] == ["search milenas_lam2 seed 0", "search milenas_lam2 seed 1"]
+    assert "99_throwaway" not in SPECS and "99_throwaway" not in specs_for(tmp_path)  # only where it is declared
+
+
+def test_reproduce_injects_orders_and_checks_outputs_from_the_spec(folder, tmp_path):
+    assert reproduce.declared_parameters(folder / "99_throwaway.ipynb")["my_lam"] == 0.5
+    assert [p.stem for p in reproduce.notebook_paths(folder)] == ["99_throwaway", "02_train_val_gap"]  # run_first
+    missing = reproduce.missing_outputs("99_throwaway", tmp_path, folder)
+    assert missing == ["figures/throwaway_figure.png", "figures/throwaway_figure.pdf",
+                       "results/99_throwaway/throwaway_table.csv"]
+    for relative in missing:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("")
+    assert reproduce.missing_outputs("99_throwaway", tmp_path, folder) == []
+
+
+def test_the_notebook_checks_its_parameters_with_the_spec(folder, tmp_path):
+    namespace = {"preset": "smoke", "my_lam": "1.5", "In": [], "unrelated": 3}  # a kernel's globals()
+    nb = head.open_notebook("99_throwaway", namespace, notebooks_dir=folder, output_root=str(tmp_path))
+    assert (nb.my_lam, nb.seeds, nb.device) == (1.5, [0], "auto")
+    with pytest.raises(ParameterError, match="my_lam must be a number of at least 0"):
+        head.open_notebook("99_throwaway", {"my_lam": -1}, notebooks_dir=folder)
+    with pytest.raises(ParameterError, match=r"declares no parameter\(s\) \['lam'\]"):
+        head.open_notebook("99_throwaway", notebooks_dir=folder, lam=1.0)
+    with pytest.raises(ParameterError, match="no spec for notebook '98_other'"):
+        notebook_spec("98_other", folder)
+
+
+def test_plan_only_prints_the_notebooks_runs_and_runs_nothing(folder, tmp_path):
+    with pytest.raises(head.PlanOnly) as stopped:
+        head.open_notebook("99_throwaway", {"plan_only": True, "search_overrides": OVERRIDES},
+                           notebooks_dir=folder, output_root=str(tmp_path))
+    assert "search milenas_lam0.5 seed 0" in str(stopped.value) and "missing" in str(stopped.value)
+    assert not (tmp_path / "results").exists()
