@@ -286,7 +286,11 @@ def test_plan_lists_each_needed_run_once_with_its_status_and_cost(tmp_path, monk
     shared = next(n for n in searches if "milenas_lam1" in n.description)
     assert shared.notebooks == ["02_train_val_gap", "06_cifar10_evaluation"]
     assert shared.steps == 3 * (4 * 10 // 8)  # epochs x (search-train half / batch)
-    assert shared.seconds == pytest.approx(shared.steps * costs.PERFORMANCE_MD["smoke"]["milenas (simultaneous)"])
+    # Its steps, an evaluation of the 40-image search-val half (5 batches) after each of 3 epochs, its start.
+    smoke = costs.PERFORMANCE_MD["smoke"]
+    evaluations = 3 * 5 * costs.EVAL_SHARE * smoke["single_level"]
+    assert shared.seconds == pytest.approx(shared.steps * smoke["milenas (simultaneous)"] + evaluations
+                                           + costs.RUN_OVERHEAD_S)
     waiting = [n for n in plan.needs if n.status == "waits for its searches"]
     assert len(waiting) == 1 and waiting[0].run is None  # the searched cell is known after its searches
     assert {n.description.split()[1] for n in plan.needs if n.kind == "train" and n.run} == {"DARTS_V2", "MILENAS_2_34"}
@@ -307,7 +311,8 @@ def test_plan_lists_each_needed_run_once_with_its_status_and_cost(tmp_path, monk
     path = costs.save_calibration(report)
     plan = make_plan("smoke", ["02"], **options)
     assert str(path) in format_plan(plan)
-    assert all(n.seconds == pytest.approx(2.0 * n.steps) for n in plan.needs)
+    assert all(n.seconds == pytest.approx(2.0 * (n.steps + 3 * 5 * costs.EVAL_SHARE) + costs.RUN_OVERHEAD_S)
+               for n in plan.needs)
 
 
 def test_wall_clock_and_gpu_sharing():

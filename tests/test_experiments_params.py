@@ -82,7 +82,7 @@ def test_cuda_without_a_gpu_is_refused_not_read_from_cpu_runs(tmp_path):
 
 
 def test_a_failing_notebook_keeps_the_last_good_manifest(tmp_path):
-    manifest = tmp_path / "results" / "02_x" / "manifest.json"
+    manifest = tmp_path / "results" / "smoke" / "02_x" / "manifest.json"
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"artifacts": ["the last good run"]}))
     with pytest.raises(ParameterError):

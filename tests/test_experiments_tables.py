@@ -76,7 +76,7 @@ def test_a_saved_table_infers_source_n_and_provenance_from_its_records(tmp_path,
     meta = json.loads(saved[1].read_text())
     assert (meta["data_source"], meta["n"]) == (data_source, n)
     assert configs in meta["provenance"] and meta["provenance"]["seeds"] == sorted({r["seed"] for r in records})
-    manifest = json.loads((tmp_path / "results" / "06_x" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "results" / "smoke" / "06_x" / "manifest.json").read_text())
     assert [a["name"] for a in manifest["artifacts"]] == ["t"]
 
 
@@ -89,9 +89,9 @@ def test_saved_figures_and_tables_are_listed_once_each_and_echo_nothing(tmp_path
     plt.close(fig)
     assert [p.name for p in saved] == ["f.png", "f.pdf"] and all(p.exists() for p in saved)
     assert saved._ipython_display_() is None  # a figure cell shows the figure, not a list of paths
-    manifest = json.loads((tmp_path / "results" / "01_x" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "results" / "smoke" / "01_x" / "manifest.json").read_text())
     assert [(a["kind"], a["name"]) for a in manifest["artifacts"]] == [("figure", "f"), ("table", "t")]
-    assert manifest["artifacts"][1]["paths"][0] == "results/tables/t.csv"
+    assert manifest["artifacts"][1]["paths"][0] == "results/smoke/tables/t.csv"
 
 
 def test_figure_detail_describes_search_and_training_runs():

@@ -50,13 +50,14 @@ def test_plan_lists_the_runs_of_a_notebook_declared_only_by_its_spec(folder, tmp
 def test_reproduce_injects_orders_and_checks_outputs_from_the_spec(folder, tmp_path):
     assert reproduce.declared_parameters(folder / "99_throwaway.ipynb")["my_lam"] == 0.5
     assert [p.stem for p in reproduce.notebook_paths(folder)] == ["99_throwaway", "02_train_val_gap"]  # run_first
-    missing = reproduce.missing_outputs("99_throwaway", tmp_path, folder)
-    assert missing == ["figures/throwaway_figure.png", "figures/throwaway_figure.pdf",
-                       "results/99_throwaway/throwaway_table.csv"]
+    missing = reproduce.missing_outputs("99_throwaway", tmp_path, "smoke", folder)
+    assert missing == ["figures/smoke/throwaway_figure.png", "figures/smoke/throwaway_figure.pdf",
+                       "results/smoke/99_throwaway/throwaway_table.csv"]
     for relative in missing:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("")
-    assert reproduce.missing_outputs("99_throwaway", tmp_path, folder) == []
+    assert reproduce.missing_outputs("99_throwaway", tmp_path, "smoke", folder) == []
+    assert reproduce.missing_outputs("99_throwaway", tmp_path, "medium", folder)  # another preset's folders
 
 
 def test_the_notebook_checks_its_parameters_with_the_spec(folder, tmp_path):

@@ -102,8 +102,10 @@ def test_parameters_cell_sets_spec_parameters_to_their_defaults(path):
 def test_every_notebook_has_a_spec_and_the_spec_every_output_it_had():
     assert {p.stem for p in NOTEBOOKS} <= set(specs_for(REPO / "notebooks"))
     spec = notebook_spec("06_cifar10_evaluation")
-    assert spec.outputs() == ["figures/table1_cifar10.png", "figures/table1_cifar10.pdf",
-                              "results/tables/table1_cifar10.csv", "results/06_cifar10_evaluation/table1_training_curves.csv"]
+    assert spec.outputs("paper") == ["figures/paper/table1_cifar10.png", "figures/paper/table1_cifar10.pdf",
+                                     "results/paper/tables/table1_cifar10.csv",
+                                     "results/paper/06_cifar10_evaluation/table1_training_curves.csv"]
+    assert notebook_spec("10_claims").outputs("medium")[-2:] == ["results/medium/claims.md", "results/medium/claims.json"]
 
 
 # ---------------------------------------------------------------------------
@@ -123,19 +125,19 @@ def reproduced(tmp_path_factory):
 def test_notebook_runs_and_writes_its_figures_and_tables(reproduced, path):
     root, report = reproduced
     assert path.stem in report.timings
-    assert not reproduce.missing_outputs(path.stem, root)
-    executed = nbformat.read(root / "results" / "executed" / path.name, as_version=4)
+    assert not reproduce.missing_outputs(path.stem, root, "smoke")
+    executed = nbformat.read(root / "results" / "smoke" / "executed" / path.name, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    manifest = json.loads((root / "results" / path.stem / "manifest.json").read_text())
+    manifest = json.loads((root / "results" / "smoke" / path.stem / "manifest.json").read_text())
     assert manifest["preset"] == "smoke"
     for artifact in manifest["artifacts"]:
         assert artifact["data_source"] and artifact["caption"], artifact
         for relative in artifact["paths"]:
             assert (root / relative).exists(), relative
     for name in notebook_spec(path.stem).tables:
-        folder = root / "results" / ("" if "/" in name else path.stem)
+        folder = root / "results" / "smoke" / ("" if "/" in name else path.stem)
         meta = json.loads((folder / f"{name}.meta.json").read_text())
         assert meta["provenance"]["git_commit"] is not None or meta["provenance"].get("torch"), meta
 
@@ -146,7 +148,7 @@ def test_index_lists_every_figure_and_table(reproduced):
     index = report.index.read_text()
     for spec in specs_for(REPO / "notebooks").values():
         for figure in spec.figures:
-            assert f"[{figure}](../figures/{figure}.png)" in index, figure
+            assert f"[{figure}](../../figures/smoke/{figure}.png)" in index, figure
         for table in spec.tables:
             assert f"[{table.split('/')[-1]}]" in index, table
     assert "smoke" in index and "synthetic" in index
@@ -155,7 +157,7 @@ def test_index_lists_every_figure_and_table(reproduced):
 @pytest.mark.slow
 def test_figures_say_which_data_they_show(reproduced):
     root, _ = reproduced
-    manifest = json.loads((root / "results" / "02_train_val_gap" / "manifest.json").read_text())
+    manifest = json.loads((root / "results" / "smoke" / "02_train_val_gap" / "manifest.json").read_text())
     figure = next(a for a in manifest["artifacts"] if a["name"] == "fig2_train_val_gap")
     assert "NOT CIFAR-10" in figure["data_source"] and figure["n"] == "n = 2 seeds per setting"
 
@@ -235,7 +237,7 @@ def test_a_failing_notebook_stops_the_run_naming_notebook_and_cell(tmp_path, wor
         reproduce.run("smoke", output_root=tmp_path, notebooks_dir=notebooks, workers=workers, log=lambda line: None)
     message = str(failure.value)
     assert "01_broken" in message and "cell 3 of 3" in message and "broken on purpose" in message
-    executed = tmp_path / "results" / "executed"
+    executed = tmp_path / "results" / "smoke" / "executed"
     assert (executed / "02_slower.ipynb").exists() == (workers == 2)
     assert not (executed / "03_never_run.ipynb").exists()
 
@@ -256,7 +258,7 @@ def test_every_figure_cell_shows_its_figure(reproduced, path):
     """Each cell that draws a figure (saved, or an explorer's picture) holds an image in
     the executed copy: the second, third ... figure of the kernel session too."""
     root, _ = reproduced
-    executed = nbformat.read(root / "results" / "executed" / path.name, as_version=4)
+    executed = nbformat.read(root / "results" / "smoke" / "executed" / path.name, as_version=4)
     cells = [c for c in executed.cells if c.cell_type == "code" and any(k in c.source for k in FIGURE_CALLS)]
     missing = [c.source.splitlines()[0] for c in cells if not _image_outputs(c)]
     assert not missing, f"figure cells without an image output: {missing}"

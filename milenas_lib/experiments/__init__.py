@@ -13,6 +13,7 @@ per job:
 * :mod:`.store`: the run store and the dispatch of missing runs;
 * :mod:`.frames`: run records as tidy frames, mean ± std, smoothing, last epoch;
 * :mod:`.paper`: every number quoted from the paper, and its claims checked;
+* :mod:`.claims`: the claims as paired effects with 95 % intervals and computed verdicts (notebook 10);
 * :mod:`.tables`: Tables 1 and 2, ours beside the quoted rows;
 * :mod:`.outputs`: what a notebook writes (figures, tables, provenance, manifest);
 * :mod:`.gradient_error`, :mod:`.evaluation`, :mod:`.teaching`: notebooks 8, 6-7 and 9;
@@ -21,6 +22,7 @@ per job:
 """
 from __future__ import annotations
 
+from .claims import (CLAIMS, claims_report, claims_table, evaluate_claims, final_values, order_sensitivity)
 from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
 from .frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype, final_table,
                      genotype_table, mean_std, records_frame, records_of, run_genotypes, search_time_frame, smooth,
@@ -33,13 +35,15 @@ from .paper import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MIL
                     fig5_claims)
 from .params import (DEFAULT_SEEDS, ParameterError, TABLE1_GENOTYPES, TABLE2_GENOTYPES, resolve_overrides,
                      resolve_root, resolve_seeds, resolve_settings, runs_root)
-from .settings import FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, milenas_setting, setting
+from .settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, claim_settings,
+                       milenas_setting, setting)
 from .spec import NotebookSpec, Parameter
 from .store import config_hash, make_search_config, run_dir, run_missing, search_runs
 from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
-__all__ = ["DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
+__all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",
+           "final_values", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
            "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
            "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES",
            "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
 from .frames import final_epoch
+from .outputs import figure_detail
 from .settings import label
 
 HOLDS, REVERSED, UNRESOLVED = "holds", "reversed", "not resolved at this scale"
@@ -207,6 +209,26 @@ def markdown_table(frame: pd.DataFrame) -> str:
     cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def claims_context(records: Sequence[dict], preset: str) -> dict[str, str]:
+    """What the claims were measured on, for the report's head: preset and sizes, data, n, device,
+    the searches' summed run time and the wall time from the first run's start to the last one's end."""
+    if not records:
+        return {"runs": "none"}
+    starts = [datetime.fromisoformat(r["created"]).timestamp() for r in records if r.get("created")]
+    ends = [datetime.fromisoformat(r["created"]).timestamp() + r["time_s"] for r in records if r.get("created")]
+    wall = (max(ends) - min(starts)) / 3600 if starts else math.nan
+    first = records[0]
+    return {
+        "what": figure_detail(records, preset),
+        "resolution": f"{first['config'].get('resolution', 32)} px",
+        "device": f"{first.get('device_name', '?')}, torch {first.get('torch', '?')}, one thread per run",
+        "runs": f"{len(records)} searches, run {min(r['created'] for r in records)[:10]} "
+                f"to {max(r['created'] for r in records)[:10]}",
+        "search time": f"{sum(r['time_s'] for r in records) / 3600:.2f} CPU-core-hours in all; "
+                       f"{wall:.2f} h wall clock from the first run's start to the last one's end",
+    }
 
 
 def claims_report(table: pd.DataFrame, order: pd.DataFrame, context: Mapping[str, str]) -> str:

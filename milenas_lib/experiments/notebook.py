@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
+from .claims import claims_context, claims_report
 from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
 from .outputs import NotebookOutputs, SavedPaths, figure_detail
@@ -90,6 +91,15 @@ class Notebook:
     def save_figure(self, fig, name: str, caption: str, records: Optional[Sequence[dict]] = None,
                     **describe: Any) -> SavedPaths:
         return self.outputs.save_figure(fig, name, caption, records, **describe)
+
+    def save_claims(self, table, order, records: Sequence[dict]) -> SavedPaths:
+        """``results/<preset>/claims.md`` and ``claims.json``: the claims table (:func:`.claims.claims_table`),
+        the update-order check, and what was run (preset, data, device, n, wall time)."""
+        context = claims_context(records, self.preset)
+        markdown = claims_report(table, order, context)
+        data = {"context": context, "claims": table.to_dict("records"), "order": order.to_dict("records")}
+        return self.outputs.save_report("claims", markdown, data, "The paper's claims: measured effects, "
+                                        "95 % intervals and verdicts", records)
 
     def save_table(self, frame, name: str, caption: str, records: Optional[Sequence[dict]] = None,
                    **options: Any) -> SavedPaths:

@@ -107,6 +107,14 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
         figures=("teaching_darts_v2_cells", "teaching_relaxation", "teaching_learning_curves",
                  "teaching_milenas_cells"),
         tables=("teaching_final_epoch",)),
+    NotebookSpec(
+        "10_claims",
+        (Parameter("order_check", True, lambda v, preset: resolve_flag(v, "order_check"),
+                   "also run MiLeNAS λ = 1 in Algorithm 1's order and re-judge the claims with it"),),
+        runs=lambda nb, _: searches(nb, settings.claim_settings(nb.order_check)),
+        figures=("claims_forest",),
+        tables=("claims", "claims_order"),
+        reports=("claims",)),
 )}
 
 

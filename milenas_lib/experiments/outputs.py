@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..records.io import write_json
 from ..records.provenance import provenance, resolve_device
-from .params import resolve_root
+from .params import figures_dir, resolve_root, results_dir
 from .tables import train_data_label
 
 _SOURCE_NAMES = {"torchvision-cifar10": "CIFAR-10", "cifar10-jpeg-archive": "CIFAR-10 (JPEG copy)",
@@ -111,9 +111,10 @@ class SavedPaths(list):
 
 
 class NotebookOutputs:
-    """Saves a notebook's figures (PNG + PDF in ``figures/``) and tables (CSV
-    with a ``.meta.json`` provenance file in ``results/<notebook>/`` or
-    ``results/tables/``) and lists each in ``results/<notebook>/manifest.json``.
+    """Saves a notebook's figures (PNG + PDF in ``figures/<preset>/``), tables (CSV
+    with a ``.meta.json`` provenance file in ``results/<preset>/<notebook>/`` or
+    ``results/<preset>/tables/``) and reports (Markdown + JSON in ``results/<preset>/``),
+    and lists each in ``results/<preset>/<notebook>/manifest.json``.
 
     The manifest is replaced when the first figure or table is saved, not when
     the notebook starts: a notebook that fails before writing anything leaves
@@ -123,9 +124,9 @@ class NotebookOutputs:
                  parameters: Optional[dict] = None, device: str = "auto"):
         self.notebook, self.preset, self.device = notebook, preset, device
         self.root = resolve_root(output_root)
-        self.results = self.root / "results" / notebook
-        self.figures = self.root / "figures"
-        self.tables = self.root / "results" / "tables"
+        self.results = results_dir(self.root, preset) / notebook
+        self.figures = figures_dir(self.root, preset)
+        self.tables = results_dir(self.root, preset) / "tables"
         self.manifest_path = self.results / "manifest.json"
         self.manifest = {"notebook": notebook, "preset": preset, "parameters": parameters or {},
                          "started": time.strftime("%Y-%m-%d %H:%M:%S"), "artifacts": []}
@@ -175,3 +176,16 @@ class NotebookOutputs:
                                "provenance": provenance_info, **meta})
         self._register("table", name, [path, meta_path], caption, data_source, n)
         return SavedPaths([path, meta_path])
+
+    def save_report(self, name: str, markdown: str, data: dict, caption: str,
+                    records: Optional[Sequence[dict]] = None) -> SavedPaths:
+        """``results/<preset>/<name>.md`` (for readers) and ``<name>.json`` (``data`` with the
+        provenance of ``records``): a notebook's answer, beside its tables."""
+        folder = self.results.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{name}.md", folder / f"{name}.json"]
+        paths[0].write_text(markdown)
+        write_json(paths[1], {**data, "notebook": self.notebook, "preset": self.preset,
+                              "provenance": records_provenance(records or [], self.device)})
+        self._register("report", name, paths, caption, *self._describe(records, None, None))
+        return SavedPaths(paths)

@@ -193,6 +193,17 @@ def runs_root(output_root: Optional[str | Path] = None) -> Path:
     return resolve_root(output_root) / "results" / "runs"
 
 
+def results_dir(output_root: Optional[str | Path] = None, preset: str = "smoke") -> Path:
+    """``results/<preset>/``: a preset's tables, reports, executed notebooks and index, so that
+    one preset's outputs never overwrite another's (the committed ``medium`` evidence above all)."""
+    return resolve_root(output_root) / "results" / preset
+
+
+def figures_dir(output_root: Optional[str | Path] = None, preset: str = "smoke") -> Path:
+    """``figures/<preset>/``: a preset's figures (PNG and PDF)."""
+    return resolve_root(output_root) / "figures" / preset
+
+
 # ---------------------------------------------------------------------------
 # Per-preset defaults of notebook parameters.
 

@@ -95,8 +95,9 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
             _set_status(need)
         search = need.kind in ("search", "gradient")
         need.steps = costs.search_steps(need.config) if search else costs.train_steps(need.config)
-        per_step = (costs.search_step_seconds if search else costs.train_step_seconds)(need.config, times)
-        need.seconds = need.steps * per_step
+        # A search also evaluates after each epoch and starts its process (costs.search_seconds).
+        need.seconds = (costs.search_seconds(need.config, times) if search
+                        else need.steps * costs.train_step_seconds(need.config, times))
     return Plan(preset, list(by_key.values()), times, runs_root(output_root) / preset, notes)
 
 

@@ -113,15 +113,17 @@ class NotebookSpec:
 
     ``runs(parameters, resolve_data)`` returns :class:`.needs.Need` items
     (``resolve_data``: the pre-pass may extract data to know a folder; the
-    plan only names it).  ``figures`` are written as ``figures/<name>.png``
-    and ``.pdf``; ``tables`` as ``results/<notebook>/<name>.csv``, or
-    ``results/tables/<name>.csv`` when given as ``tables/<name>``."""
+    plan only names it).  ``figures`` are written as ``figures/<preset>/<name>.png``
+    and ``.pdf``; ``tables`` as ``results/<preset>/<notebook>/<name>.csv``, or
+    ``results/<preset>/tables/<name>.csv`` when given as ``tables/<name>``;
+    ``reports`` as ``results/<preset>/<name>.md`` and ``.json``."""
 
     name: str
     parameters: tuple[Parameter, ...] = ()
     runs: Callable[[NotebookParameters, bool], list] = field(default=lambda parameters, resolve_data: [], repr=False)
     figures: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
     run_first: bool = False            # executed before the others (its run becomes the store's own)
     note: Optional[Callable[[NotebookParameters], Optional[str]]] = field(default=None, repr=False)
 
@@ -145,11 +147,12 @@ class NotebookSpec:
         preset = declared["preset"].read(given["preset"], "")
         return NotebookParameters(self.name, {name: p.read(given[name], preset) for name, p in declared.items()})
 
-    def outputs(self) -> list[str]:
-        """Every file the notebook writes, relative to the output root."""
-        files = [f"figures/{name}.{ext}" for name in self.figures for ext in ("png", "pdf")]
-        return files + [f"results/{name}.csv" if "/" in name else f"results/{self.name}/{name}.csv"
-                        for name in self.tables]
+    def outputs(self, preset: str = "smoke") -> list[str]:
+        """Every file the notebook writes with ``preset``, relative to the output root."""
+        files = [f"figures/{preset}/{name}.{ext}" for name in self.figures for ext in ("png", "pdf")]
+        files += [f"results/{preset}/{name}.csv" if "/" in name else f"results/{preset}/{self.name}/{name}.csv"
+                  for name in self.tables]
+        return files + [f"results/{preset}/{name}.{ext}" for name in self.reports for ext in ("md", "json")]
 
-    def missing_outputs(self, root: Path) -> list[str]:
-        return [path for path in self.outputs() if not (Path(root) / path).exists()]
+    def missing_outputs(self, root: Path, preset: str = "smoke") -> list[str]:
+        return [path for path in self.outputs(preset) if not (Path(root) / path).exists()]
