@@ -191,16 +191,21 @@ def order_sensitivity(finals: pd.DataFrame, replacements: Mapping[str, str],
 def _effect_text(row: pd.Series) -> str:
     if row["n"] < 2:
         return "n/a"
-    unit = "×" if "/" in row["comparison"] else ""
-    return f"{row['mean']:+.2f}{unit} ± {row['std']:.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+    if "/" in row["comparison"]:  # a ratio
+        return f"{row['mean']:.2f}× ± {row['std']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    return f"{row['mean']:+.2f} ± {row['std']:.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
 
 
 def claims_table(claims: pd.DataFrame, preset: str) -> pd.DataFrame:
-    """The reader's table: claim, paper's words, measured effect ± std [95 % CI], n, preset, verdict."""
+    """The reader's table: claim, paper's words, measured effect ± std [95 % CI], n, preset, verdict;
+    a claim's words and overall verdict are shown on its first part's row only."""
+    first = ~claims["claim"].duplicated()
     return pd.DataFrame({
-        "claim": claims["part"], "paper": claims["section"], "paper's words": claims["paper's words"],
+        "claim": claims["part"], "paper": claims["section"].where(first, ""),
+        "paper's words": claims["paper's words"].where(first, ""),
         "measured": claims["comparison"], "effect ± std [95% CI]": claims.apply(_effect_text, axis=1),
-        "n": claims["n"], "preset": preset, "verdict": claims["verdict"], "claim verdict": claims["claim verdict"],
+        "n": claims["n"], "preset": preset, "verdict": claims["verdict"],
+        "claim verdict": claims["claim verdict"].where(first, ""),
     })
 
 

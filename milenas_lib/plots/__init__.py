@@ -7,6 +7,7 @@ colours) and the paper's quoted numbers from :mod:`milenas_lib.experiments`.
 """
 from .alpha import EDGE_LABELS, draw_alpha_heatmap, fig_alpha_heatmaps, fig_op_weights, fig_relaxation
 from .cells import OP_COLORS, draw_cell, fig_genotype
+from .claims import fig_claims
 from .gradients import fig_gradient_error
 from .search import (band_plot, fig_gumbel, fig_learning_curves, fig_model_size, fig_search_time,
                      fig_search_val_accuracy, fig_train_val_gap)
@@ -14,7 +15,7 @@ from .style import PRINT_STYLE, Table, figure, print_style, show_table, styled, 
 from .tables import fig_table1, fig_table2
 
 __all__ = ["EDGE_LABELS", "OP_COLORS", "PRINT_STYLE", "band_plot", "draw_alpha_heatmap",
-           "draw_cell", "fig_alpha_heatmaps", "fig_genotype", "fig_gradient_error", "fig_gumbel",
+           "draw_cell", "fig_alpha_heatmaps", "fig_claims", "fig_genotype", "fig_gradient_error", "fig_gumbel",
            "fig_learning_curves", "fig_model_size", "fig_op_weights", "fig_relaxation", "fig_search_time",
            "fig_search_val_accuracy", "fig_table1", "fig_train_val_gap", "fig_table2", "figure", "print_style", "show_table",
            "styled", "titled", "Table"]

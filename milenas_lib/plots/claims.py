@@ -44,7 +44,7 @@ def fig_claims(claims: pd.DataFrame, detail: str):
         ax.set_xlabel(title)
     handles = [axes[0, 0].scatter([], [], color=c, label=v) for v, c in
                (*VERDICT_COLORS.items(), ("not resolved at this scale", UNRESOLVED_COLOR))]
-    axes[0, 0].legend(handles=handles, loc="lower right", fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
     titled(fig, "The paper's claims: paired effect over seeds, mean and 95 % t interval "
                 "(dashed: the line a claim must clear)", detail)
     return fig
