@@ -337,3 +337,21 @@ def test_plan_command_prints_the_list_and_refuses_unknown_notebooks(tmp_path, ca
     assert main(["plan", "--notebooks", "77", "--output-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no notebook matches" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_search_is_costed_from_the_nearest_measured_supernet_and_its_pixels():
+    from milenas_lib import costs
+    from milenas_lib.config import search_config
+
+    times = costs.StepTimes("cpu", {size: dict(figures) for size, figures in costs.PERFORMANCE_MD.items()},
+                            {"cifar10": 1.0, "imagenet": 1.0}, "test")
+    medium = search_config("medium", method="milenas")
+    assert [costs.nearest_size(search_config(p)) for p in ("smoke", "medium", "paper")] == ["smoke", "medium", "paper"]
+    assert costs.search_step_seconds(medium, times) == costs.PERFORMANCE_MD["medium"]["milenas (simultaneous)"]
+    # Twice the pixels per side is 4x the arithmetic of the nearest measured size.
+    doubled = medium.override(resolution=32)
+    assert costs.search_step_seconds(doubled, times) == pytest.approx(4 * costs.search_step_seconds(medium, times))
+    # The medium sweep's search: 8 epochs of 20 steps, 20 evaluation batches after each, one start.
+    single = costs.PERFORMANCE_MD["medium"]["single_level"]
+    expected = 160 * costs.PERFORMANCE_MD["medium"]["milenas (simultaneous)"] + 8 * 20 * costs.EVAL_SHARE * single
+    assert costs.search_seconds(medium, times) == pytest.approx(expected + costs.RUN_OVERHEAD_S)
