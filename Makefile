@@ -24,9 +24,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 # JupyterLab in headless Chromium (system package `chromium`): notebooks 01, 02, 09
-# and their explorers. SCREENSHOTS=docs also refreshes the explorer pictures in docs/.
+# and their explorers. SCREENSHOTS=docs also refreshes the explorer pictures in docs/;
+# EVIDENCE=results/runs draws them from the committed medium records.
 test-browser: $(STAMP)
-	MILENAS_SCREENSHOTS=$(SCREENSHOTS) $(BIN)/python -m pytest -q -m browser tests/test_browser.py
+	MILENAS_SCREENSHOTS=$(SCREENSHOTS) MILENAS_SCREENSHOT_RUNS=$(EVIDENCE) $(BIN)/python -m pytest -q -m browser tests/test_browser.py
 
 # First every notebook's missing runs at once (WORKERS=N at a time, default all
 # cores; WORKERS=1 one after another), then the notebooks (docs/SCALING.md).
