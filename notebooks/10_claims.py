@@ -14,6 +14,7 @@
 #     language: python
 #     name: python3
 # ---
+
 # %% [markdown]
 # # The paper's claims, measured with seeds and error bars
 #
@@ -95,4 +96,4 @@ plots.show_table(order)
 # numbers with every run's provenance).
 
 # %%
-nb.save_claims(table, order, records)
+nb.save_claims(claims, order, records)

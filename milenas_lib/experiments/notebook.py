@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
-from .claims import claims_context, claims_report
+from .claims import claims_context, claims_report, claims_table
 from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
 from .outputs import NotebookOutputs, SavedPaths, figure_detail
@@ -92,12 +92,13 @@ class Notebook:
                     **describe: Any) -> SavedPaths:
         return self.outputs.save_figure(fig, name, caption, records, **describe)
 
-    def save_claims(self, table, order, records: Sequence[dict]) -> SavedPaths:
-        """``results/<preset>/claims.md`` and ``claims.json``: the claims table (:func:`.claims.claims_table`),
-        the update-order check, and what was run (preset, data, device, n, wall time)."""
+    def save_claims(self, claims, order, records: Sequence[dict]) -> SavedPaths:
+        """``results/<preset>/claims.md`` (the reader's table, :func:`.claims.claims_table`) and ``claims.json``
+        (every part's numbers: mean, std, 95 % interval, n, verdict), the update-order check, and what was
+        run (preset, data, device, n, wall time)."""
         context = claims_context(records, self.preset)
-        markdown = claims_report(table, order, context)
-        data = {"context": context, "claims": table.to_dict("records"), "order": order.to_dict("records")}
+        markdown = claims_report(claims_table(claims, self.preset), order, context)
+        data = {"context": context, "claims": claims.to_dict("records"), "order": order.to_dict("records")}
         return self.outputs.save_report("claims", markdown, data, "The paper's claims: measured effects, "
                                         "95 % intervals and verdicts", records)
 
