@@ -149,7 +149,7 @@ class Search:
                               f"{config.micro_batches} micro-batches; change --batch-size or micro_batches")
 
     def _run_facts(self) -> dict:
-        return {**provenance(self.device, self.images.provenance()),
+        return {**provenance(self.device, self.data.provenance),
                 "num_classes": len(self.images.classes), "steps_per_epoch": self.steps_per_epoch,
                 "passes_per_step": self.rule.passes, "world_size": self.parallel.world_size,
                 "deterministic": is_deterministic(self.device)}
