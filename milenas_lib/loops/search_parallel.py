@@ -9,7 +9,9 @@ unchanged:
 * ``micro_batches = k``: the forward runs on k equal pieces of the batch
   and concatenates the logits, so batch norm normalises each piece with its
   own statistics, as k processes would, while the mean loss (and every
-  gradient of it) is that of the whole batch.
+  gradient of it) is that of the whole batch; the running statistics take
+  one update per forward from the mean of the pieces' statistics, as k
+  processes' statistics averaged would (:class:`PieceNormStatistics`).
 * ``world_size = N`` (torchrun): each process holds 1/N of every batch, and
   the tensors that carry gradients into w and α (the weights, α, a Gumbel
   sample of α) pass through :class:`GradientMean`, whose backward averages
@@ -68,14 +70,70 @@ class ShardedContext(SearchContext):
     micro_batches: int = 1
     world_size: int = 1
 
+    def __post_init__(self) -> None:
+        self.norm_statistics = PieceNormStatistics(self.model)
+
     def forward(self, x: torch.Tensor, arch: Optional[ArchWeights] = None,
                 weights: Optional[Mapping[str, torch.Tensor]] = None) -> torch.Tensor:
+        # Passes at other weights bring scratch buffers (algorithms/hypergradient.py): only
+        # passes at the model's own weights in training mode move its running statistics.
+        own_statistics = weights is None and self.model.training
         if self.world_size > 1:
             arch, weights = self._averaged_inputs(arch, weights)
         if self.micro_batches == 1:
             return super().forward(x, arch, weights)
-        return torch.cat([super(ShardedContext, self).forward(piece, arch, weights)
-                          for piece in x.chunk(self.micro_batches)])
+        if not own_statistics:
+            return torch.cat([super(ShardedContext, self).forward(piece, arch, weights)
+                              for piece in x.chunk(self.micro_batches)])
+        return self._forward_pieces(x, arch, weights)
+
+    def _forward_pieces(self, x: torch.Tensor, arch: Optional[ArchWeights],
+                        weights: Optional[Mapping[str, torch.Tensor]]) -> torch.Tensor:
+        statistics, logits = self.norm_statistics, []
+        statistics.start()
+        for piece in x.chunk(self.micro_batches):
+            statistics.before_piece()
+            logits.append(super().forward(piece, arch, weights))
+            statistics.after_piece()
+        statistics.finish(self.micro_batches)
+        return torch.cat(logits)
+
+
+class PieceNormStatistics:
+    """Batch-norm running statistics over the pieces of one forward, as
+    parallel processes would track them: ``running = (1 - m) running + m *
+    mean over pieces of the piece's statistic``, one update per forward.
+
+    Each piece runs with momentum 1 on fresh buffer tensors (so its running
+    buffer ends as its own statistic), and the result is a new tensor too:
+    batch norm keeps its running buffers for the backward pass, which has
+    not run yet, so they must not change in place.  (The training loop's
+    ``PieceAveragedNormStatistics`` works in place, after each backward.)
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                      and m.track_running_stats and m.momentum is not None]
+
+    def start(self) -> None:
+        self.before = [(n.running_mean, n.running_var, n.num_batches_tracked.clone(), n.momentum) for n in self.norms]
+        self.sums = [(torch.zeros_like(n.running_mean), torch.zeros_like(n.running_var)) for n in self.norms]
+
+    def before_piece(self) -> None:
+        for norm, (mean, var, _, _) in zip(self.norms, self.before):
+            norm.running_mean, norm.running_var, norm.momentum = mean.clone(), var.clone(), 1.0
+
+    def after_piece(self) -> None:
+        for norm, (mean_sum, var_sum) in zip(self.norms, self.sums):
+            mean_sum += norm.running_mean
+            var_sum += norm.running_var
+
+    def finish(self, pieces: int) -> None:
+        for norm, (mean, var, tracked, momentum), (mean_sum, var_sum) in zip(self.norms, self.before, self.sums):
+            norm.momentum = momentum
+            norm.running_mean = (1 - momentum) * mean + momentum * mean_sum / pieces
+            norm.running_var = (1 - momentum) * var + momentum * var_sum / pieces
+            norm.num_batches_tracked = tracked + 1
 
     def _averaged_inputs(self, arch: Optional[ArchWeights], weights: Optional[Mapping[str, torch.Tensor]]
                          ) -> tuple[Optional[ArchWeights], dict[str, torch.Tensor]]:
