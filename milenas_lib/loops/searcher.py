@@ -72,6 +72,11 @@ class StepEvent:
     def last_of_epoch(self) -> bool:
         return self.step + 1 == self.steps_per_epoch
 
+    def __str__(self) -> str:
+        closed = f"; epoch {self.epoch_end.epoch} closed" if self.epoch_end is not None else ""
+        return (f"epoch {self.epoch} step {self.step + 1}/{self.steps_per_epoch}: train loss {self.train_loss:.4f}, "
+                f"accuracy {self.train_acc:.3f} ({self.alpha_s + self.w_s:.2f} s){closed}")
+
 
 Event = Union[StepEvent, EpochEvent]
 
