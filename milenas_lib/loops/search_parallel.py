@@ -98,6 +98,17 @@ class ShardedContext(SearchContext):
         statistics.finish(self.micro_batches)
         return torch.cat(logits)
 
+    def _averaged_inputs(self, arch: Optional[ArchWeights], weights: Optional[Mapping[str, torch.Tensor]]
+                         ) -> tuple[Optional[ArchWeights], dict[str, torch.Tensor]]:
+        given = dict(self.model.named_weights()) if weights is None else dict(weights)
+        alpha_ids = {id(alpha) for alpha in self.alphas()}
+        alphas = {name: p for name, p in self.model.named_parameters() if id(p) in alpha_ids}
+        weights = {**averaged(given, self.world_size), **averaged(alphas, self.world_size)}
+        if arch is not None:
+            sampled = averaged({"normal": arch.normal, "reduce": arch.reduce}, self.world_size)
+            arch = dataclasses.replace(arch, **sampled)
+        return arch, weights
+
 
 class PieceNormStatistics:
     """Batch-norm running statistics over the pieces of one forward, as
@@ -134,17 +145,6 @@ class PieceNormStatistics:
             norm.running_mean = (1 - momentum) * mean + momentum * mean_sum / pieces
             norm.running_var = (1 - momentum) * var + momentum * var_sum / pieces
             norm.num_batches_tracked = tracked + 1
-
-    def _averaged_inputs(self, arch: Optional[ArchWeights], weights: Optional[Mapping[str, torch.Tensor]]
-                         ) -> tuple[Optional[ArchWeights], dict[str, torch.Tensor]]:
-        given = dict(self.model.named_weights()) if weights is None else dict(weights)
-        alpha_ids = {id(alpha) for alpha in self.alphas()}
-        alphas = {name: p for name, p in self.model.named_parameters() if id(p) in alpha_ids}
-        weights = {**averaged(given, self.world_size), **averaged(alphas, self.world_size)}
-        if arch is not None:
-            sampled = averaged({"normal": arch.normal, "reduce": arch.reduce}, self.world_size)
-            arch = dataclasses.replace(arch, **sampled)
-        return arch, weights
 
 
 def make_context(config: Any, num_classes: int, device: torch.device, parallel: DistributedContext
