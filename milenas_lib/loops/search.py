@@ -24,7 +24,7 @@ from ..records.io import json_ready
 from ..records.provenance import resolve_device
 from ..records.run_dir import RunDir
 from ..space.genotype import Genotype
-from .distributed import DistributedContext, any_process, barrier, cleanup, init_distributed
+from .distributed import any_process, barrier, cleanup, init_distributed
 from .search_record import param_range, update_buckets
 from .searcher import EpochEvent, Event, Search, SearchDiverged, StepEvent, evaluate
 
