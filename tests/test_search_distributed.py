@@ -5,7 +5,10 @@ Both see the same data (every process draws the same global batch and keeps
 its half), batch norm normalises the same halves, and the w and α gradients
 are averaged over the halves in both (docs/SCALING.md), so the records agree
 up to float round-off; the stated tolerance is 1e-3 relative per epoch on the
-train loss (they agree to about 1e-7 here).  A SIGKILL of one process ends the
+train loss (they agree to about 1e-7 here), and α within 1e-4 (Adam's
+steps of up to its learning rate, 3e-4, turn the round-off of near-zero
+gradient components into differences of about 1e-5 for darts_2nd, whose
+finite difference divides by a small ε).  A SIGKILL of one process ends the
 run with its last checkpoint intact, which then resumes on another number of
 processes.
 """
@@ -65,7 +68,7 @@ def assert_same_search(two: dict, one: dict) -> None:
     assert two["completed"] and one["completed"] and len(two["epochs"]) == len(one["epochs"]) == 2
     for a, b in zip(two["epochs"], one["epochs"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
-        assert torch.allclose(torch.tensor(a["alphas"]["normal"]), torch.tensor(b["alphas"]["normal"]), atol=1e-5)
+        assert torch.allclose(torch.tensor(a["alphas"]["normal"]), torch.tensor(b["alphas"]["normal"]), atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["milenas", "darts_2nd"])

@@ -59,8 +59,8 @@ def run_search(config: SearchConfig, out_dir: Path | str, *, stop_after_steps: O
     resolve_device(config.device)  # a missing GPU is refused before anything is written
     half = max(config.batch_size // 2, 1)
     advice = (f"at batch size {config.batch_size}; try --batch-size {half} (the learning rates were tuned for "
-              f"{config.batch_size}, so compare such runs with care) or micro_batches={2 * config.micro_batches} "
-              "under torchrun on more devices")
+              f"{config.batch_size}, so compare such runs with care), or spread the batch over more devices "
+              "with torchrun (docs/SCALING.md)")
     parallel, device, joined = init_distributed(config.device)
     try:
         with RunDir(out_dir, oom_advice=advice, writer=parallel.is_main) as run:
