@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -71,8 +72,8 @@ def _search_overrides(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
-    if args.dataset:
-        overrides["dataset"] = args.dataset
+    if args.data:
+        overrides["dataset"] = args.data
     overrides.update(dict(args.set or []))
     return overrides
 
@@ -87,8 +88,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out and len(configs) == 1 else Path(args.out or "runs/search") / (
             f"{config.method}{lam}_{args.preset}_seed{config.seed}")
         result = run_search(config, out, progress=not args.quiet)
-        print(f"record: {out / RECORD_NAME}")
-        print(f"genotype: {result.genotype}")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun only process 0 reports
+            print(f"record: {out / RECORD_NAME}")
+            print(f"genotype: {result.genotype}")
     return 0
 
 
@@ -205,12 +207,14 @@ def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseE
     """Errors that carry a message meant for the user: bad input (status 2) and
     runs that had to stop (status 1).  Anything else keeps its traceback."""
     from .data import ArchiveError, CacheDirError, DataNotFoundError, DataSizeError
+    from .data.image_tree import ImageTreeError
     from .records.guard import DiskSpaceError, RunLockedError
     from .records.run_dir import CheckpointMismatchError, CorruptRunError, GPUOutOfMemoryError, OutDirError
     from .records.provenance import DeviceUnavailableError
 
     bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
-                 RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError)
+                 RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError,
+                 ImageTreeError)
     return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
 
 
@@ -236,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--seeds", type=int, nargs="+", help="several seeds, one run directory each")
     search.add_argument("--device", default="auto", choices=DEVICES)
-    search.add_argument("--dataset", choices=("cifar10", "synthetic"))
+    search.add_argument("--data", "--dataset", dest="data", metavar="DATA",
+                        help="cifar10 (default), synthetic, or imagefolder:PATH[@RES]: your own images in "
+                        "PATH/<class>/<image>, resized to RESxRES (default 32)")
     search.add_argument("--data-root", help="folder with cifar-10-batches-py or the JPEG archive")
     search.add_argument("--num-threads", type=_positive_int)
     search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",

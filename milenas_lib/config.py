@@ -19,12 +19,34 @@ from .registry import get_method, method_names
 #: Every registered search method (registry.py), in registration order.
 METHODS: tuple[str, ...] = method_names()
 DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
+#: A search on the user's own images: ``imagefolder:PATH`` (resized to 32x32) or ``imagefolder:PATH@RES``.
+IMAGEFOLDER_PREFIX = "imagefolder:"
+DEFAULT_FOLDER_RESOLUTION = 32
 #: Search image sides: CIFAR-10's 32 px, or 32 px shrunk 2x or 4x by area averaging.
 SEARCH_RESOLUTIONS: tuple[int, ...] = (32, 16, 8)
 
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names it and the fix."""
+
+
+def imagefolder_source(dataset: str) -> Optional[tuple[str, int]]:
+    """``(path, resolution)`` of an ``imagefolder:PATH[@RES]`` dataset, None for a named one.
+
+    The resolution is part of the dataset's name, so it enters the run's
+    identity with it (a field of its own would change every stored run's identity)."""
+    if not dataset.startswith(IMAGEFOLDER_PREFIX):
+        return None
+    path, resolution = dataset[len(IMAGEFOLDER_PREFIX):], DEFAULT_FOLDER_RESOLUTION
+    head, at, tail = path.rpartition("@")
+    if at and tail.isdigit():
+        path, resolution = head, int(tail)
+    if not path:
+        raise ConfigError(f"dataset {dataset!r} names no folder; write imagefolder:PATH or imagefolder:PATH@RES "
+                          "(PATH/<class>/<image> files, RES the side in pixels, default 32)")
+    if not 8 <= resolution <= 1024:
+        raise ConfigError(f"dataset {dataset!r}: the resolution must lie in 8..1024 pixels, got {resolution}")
+    return path, resolution
 
 
 def _choice(field_name: str, value: str, valid: tuple[str, ...]) -> None:
@@ -152,8 +174,10 @@ class SearchConfig(FrozenConfig):
     # and GDAS' network), sampled_scalar (GDAS' NAS-Bench-201 form), both one op
     # per edge, or straight_through (all ops).
     gumbel_estimator: str = GUMBEL_ESTIMATORS[0]
-    # Data: per_class limits each search half to that many images of each class;
-    # resolution < 32 shrinks CIFAR-10's images by area averaging (the medium preset's 16 px).
+    # Data: "cifar10", "synthetic" or "imagefolder:PATH[@RES]" (your own images,
+    # resized to RES x RES, default 32); per_class limits each search half to
+    # that many images of each class; resolution < 32 shrinks CIFAR-10's images
+    # by area averaging (the medium preset's 16 px; an image folder names its own).
     dataset: str = "cifar10"
     per_class: Optional[int] = None
     resolution: int = 32
@@ -161,6 +185,9 @@ class SearchConfig(FrozenConfig):
     seed: int = setting(0, protocol=False)
     device: str = setting("auto", result=False)
     num_threads: Optional[int] = setting(None, result=False)  # CPU threads; None keeps torch's choice
+    # Per process: the forward runs on this many pieces of the batch, so batch
+    # norm sees the samples that as many processes would (docs/SCALING.md).
+    micro_batches: int = setting(1, result=False)
     # NHWC tensors: oneDNN's depthwise and 1x1 convs run 2-3x faster on the CPU
     # in this layout (docs/PERFORMANCE.md); same maths, float round-off aside.
     channels_last: bool = setting(True, protocol=False)
@@ -177,16 +204,19 @@ class SearchConfig(FrozenConfig):
         _choice("order", self.order, ORDERS)
         _choice("gumbel_estimator", self.gumbel_estimator, GUMBEL_ESTIMATORS)
         _choice("device", self.device, DEVICES)
-        _choice("dataset", self.dataset, DATASETS)
+        if imagefolder_source(self.dataset) is None:
+            _choice("dataset", self.dataset, DATASETS + (IMAGEFOLDER_PREFIX + "PATH",))
         if not math.isfinite(self.lam) or self.lam < 0:
             raise ConfigError(f"λ (lam) must be a finite number >= 0, got {self.lam!r}")
-        _positive(self, "epochs", "batch_size", "C", "layers", "w_lr", "alpha_lr", "grad_clip",
+        _positive(self, "epochs", "batch_size", "C", "layers", "w_lr", "alpha_lr", "grad_clip", "micro_batches",
                   "tau_max", "tau_min", "per_class", "num_threads", "checkpoint_every_steps",
                   "checkpoint_every_minutes", "switch_epoch")
         _finite_and_seed(self)
         _at_least_zero(self, "w_momentum", "w_weight_decay", "alpha_weight_decay")
         if not all(0 <= beta < 1 for beta in self.alpha_betas):
             raise ConfigError(f"alpha_betas are Adam's decay rates and must lie in [0, 1), got {self.alpha_betas}")
+        if self.batch_size % self.micro_batches:
+            raise ConfigError(f"batch_size {self.batch_size} must be divisible by micro_batches {self.micro_batches}")
         if self.C % 2:
             raise ConfigError(f"C must be even (reduction cells halve channels in two), got {self.C}")
         if self.layers < 3:
@@ -258,8 +288,6 @@ TRAIN_DATASETS: tuple[str, ...] = ("cifar10", "imagenet", "synthetic")
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "step")
 #: Data held as uint8 tensors at CIFAR-10's own 32x32 (the ImageFolder path rescales).
 TENSOR_DATASETS: tuple[str, ...] = ("cifar10", "synthetic")
-#: Search image sides: CIFAR-10's 32 px, or 32 px shrunk 2x or 4x by area averaging.
-SEARCH_RESOLUTIONS: tuple[int, ...] = (32, 16, 8)
 
 
 @dataclass(frozen=True)

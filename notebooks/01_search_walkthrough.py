@@ -110,3 +110,25 @@ plots.show_table(sizes)
 
 # %%
 explorers.alpha_explorer(record)
+
+# %% [markdown]
+# ## Step a search by hand
+# The search above ran to its end in one call. `Search` holds a search's whole state
+# (supernet, both optimizers, schedule, update rule, data) and moves one step per call,
+# so α and the supernet can be read, plotted or changed between any two steps. A tiny
+# MiLeNAS search on the synthetic stand-in images (α's learning rate raised so that it
+# moves visibly): the first two edges of the normal cell's α, before and after each of
+# three steps. `for epoch in search.epochs(): ...` runs it epoch by epoch instead.
+
+# %%
+from milenas_lib.config import search_config
+from milenas_lib.loops.searcher import Search
+
+search = Search(search_config("smoke", method="milenas", dataset="synthetic", device="cpu", alpha_lr=0.05))
+print("α (normal cell, edges 0-1) before any step:\n", search.alphas["normal"][:2])
+print(search.step())
+print("after step 1:\n", search.alphas["normal"][:2])
+print(search.step())
+print("after step 2:\n", search.alphas["normal"][:2])
+print(search.step())
+print("after step 3:\n", search.alphas["normal"][:2])

@@ -312,12 +312,12 @@ def test_missing_data_and_missing_gpu_leave_nothing_behind(tmp_path, monkeypatch
 
 
 def test_gpu_out_of_memory_suggests_a_batch_size(tmp_path, monkeypatch):
-    import milenas_lib.loops.search as search
+    import milenas_lib.loops.searcher as searcher
 
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(search, "make_search_data", out_of_memory)
+    monkeypatch.setattr(searcher, "make_search_data", out_of_memory)
     with pytest.raises(RuntimeError, match="out of GPU memory at batch size 8; try --batch-size 4"):
         run_search(SearchConfig(method="milenas", **TINY), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()

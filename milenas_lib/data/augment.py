@@ -15,10 +15,12 @@ CIFAR_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
 CIFAR_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
 
 
-def normalize(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 ``N x 3 x H x W`` to float32 ``(x / 255 - mean) / std`` per channel (torchvision's ToTensor + Normalize)."""
-    mean = torch.tensor(CIFAR_MEAN, device=images_u8.device).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR_STD, device=images_u8.device).view(1, 3, 1, 1)
+def normalize(images_u8: torch.Tensor, mean: tuple[float, ...] = CIFAR_MEAN,
+              std: tuple[float, ...] = CIFAR_STD) -> torch.Tensor:
+    """uint8 ``N x 3 x H x W`` to float32 ``(x / 255 - mean) / std`` per channel
+    (torchvision's ToTensor + Normalize); CIFAR-10's statistics unless told otherwise."""
+    mean = torch.tensor(mean, device=images_u8.device).view(1, 3, 1, 1)
+    std = torch.tensor(std, device=images_u8.device).view(1, 3, 1, 1)
     return (images_u8.float() / 255.0 - mean) / std
 
 

@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -86,8 +86,11 @@ class ImageSet:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     classes: tuple[str, ...]
-    source: str  # "torchvision-cifar10", "cifar10-jpeg-archive" or "synthetic"
+    source: str  # "torchvision-cifar10", "cifar10-jpeg-archive", "synthetic" or "imagefolder"
     source_detail: dict[str, Any] = field(default_factory=dict)
+    # (indices, cache key) -> per-channel (mean, std) of those training images,
+    # for sets normalised with their own statistics; None: CIFAR-10's.
+    statistics: Optional[Callable[[torch.Tensor, str], tuple[tuple[float, ...], tuple[float, ...]]]] = None
 
     def __post_init__(self) -> None:
         for part in ("train", "test"):

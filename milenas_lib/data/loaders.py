@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import torch
 import torch.nn.functional as F
 
+from .augment import CIFAR_MEAN, CIFAR_STD, normalize, random_crop_flip
 from .augment import cutout as apply_cutout
-from .augment import normalize, random_crop_flip
 from .cifar10 import ImageSet
 from .split import DataSizeError, search_split
 
@@ -63,6 +63,8 @@ class TensorBatches:
         shuffle: bool = True,
         drop_last: bool = True,
         crop_padding: int = 4,
+        mean: tuple[float, ...] = CIFAR_MEAN,
+        std: tuple[float, ...] = CIFAR_STD,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -86,6 +88,7 @@ class TensorBatches:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.crop_padding = crop_padding
+        self.mean, self.std = mean, std
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -109,11 +112,13 @@ class TensorBatches:
     def _make_batch(self, chosen: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
         images = self.images[chosen]
         if not (self.augment or self.cutout):
-            return normalize(images)
+            return normalize(images, self.mean, self.std)
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "augment", epoch, batch))
         if self.augment:
             images = random_crop_flip(images, self.crop_padding, generator=generator)
         images = normalize(images)
+            images = random_crop_flip(images, generator=generator)
+        images = normalize(images, self.mean, self.std)
         if self.cutout:
             images = apply_cutout(images, self.cutout, generator=generator)
         return images
@@ -163,10 +168,17 @@ def make_search_data(
     flipped images); ``val_eval`` walks search-val un-augmented and in order,
     keeping the last partial batch, for the accuracy we report.  The two
     shuffled streams get different derived seeds so their crops are unrelated.
-    ``resolution`` below the images' own size shrinks them once by area
-    averaging (:func:`downsample`); the crop padding shrinks with them (4 px at 32).
+    CIFAR-10 (and its synthetic stand-in) is normalised with CIFAR-10's
+    statistics, an image set that brings its own (an ImageFolder tree) with
+    those of its search-train half.  ``resolution`` below the images' own size
+    shrinks them once by area averaging (:func:`downsample`); the crop padding
+    shrinks with them (4 px at 32).
     """
     train_idx, val_idx = search_split(image_set.train_labels, seed, per_class)
+    mean, std, provenance = CIFAR_MEAN, CIFAR_STD, image_set.provenance()
+    if image_set.statistics is not None:
+        mean, std = image_set.statistics(train_idx, f"seed={seed},per_class={per_class}")
+        provenance["normalization"] = {"mean": list(mean), "std": list(std), "from": "the search-train half"}
     images = downsample(image_set.train_images, resolution).to(device)  # one copy shared by the three loaders
     labels = image_set.train_labels.to(device)
     padding = CROP_PADDING * images.shape[-1] // NATIVE_RESOLUTION
@@ -174,12 +186,12 @@ def make_search_data(
     def batches(indices: torch.Tensor, stream: str, augment: bool, shuffle: bool = True) -> TensorBatches:
         return TensorBatches(
             images, labels, indices, batch_size, device, derive_seed(seed, stream),
-            augment=augment, shuffle=shuffle, drop_last=shuffle, crop_padding=padding,
+            augment=augment, shuffle=shuffle, drop_last=shuffle, crop_padding=padding, mean=mean, std=std,
         )
 
     return SearchData(
         paired=PairedBatches(batches(train_idx, "search-train", True), batches(val_idx, "search-val", True)),
         val_eval=batches(val_idx, "search-val-eval", augment=False, shuffle=False),
         split=(train_idx, val_idx),
-        provenance=image_set.provenance(),
+        provenance=provenance,
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from ..config import imagefolder_source
 from .cifar10 import ImageSet, load_cifar10
+from .image_tree import load_image_tree
 
 _NOISE_STD = 40.0  # in uint8 units: visible noise, yet class colours stay separable
 
@@ -47,7 +49,12 @@ def synthetic_cifar(
 
 def dataset_images(dataset: str, *, seed: int = 0, data_root: str | None = None) -> ImageSet:
     """The images a search config names: the synthetic stand-in (drawn from
-    ``seed``) for ``"synthetic"``, else CIFAR-10 from ``data_root`` or the usual places."""
+    ``seed``) for ``"synthetic"``, an ImageFolder tree for
+    ``"imagefolder:PATH[@RES]"`` (data/image_tree.py), else CIFAR-10 from
+    ``data_root`` or the usual places."""
+    folder = imagefolder_source(dataset)
+    if folder is not None:
+        return load_image_tree(*folder)
     if dataset == "synthetic":
         return synthetic_cifar(seed=seed)
     return load_cifar10(data_root=data_root)

@@ -1,14 +1,14 @@
 """Notebook 8: how wrong is DARTS' finite-difference hypergradient (Eq. 7)?
 
-Along one search, stopped at a few steps and resumed, each state is compared
+Along one search, watched live at a few steps, each state is compared
 on one fixed batch: DARTS' finite difference at several ε and the first-order
 α directions (single-level, 1st-order DARTS, MiLeNAS) against the exact
 one-step hypergradient by double backward (what Eq. 7 estimates).
 """
 from __future__ import annotations
 
+import copy
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -21,7 +21,8 @@ from ..algorithms.rules import mixed_level_gradient
 from ..config import SearchConfig, search_config
 from ..data import dataset_images, make_search_data
 from ..loops.search import run_search
-from ..records.io import load_checkpoint, read_json, write_json
+from ..loops.searcher import Event, Search, StepEvent
+from ..records.io import read_json, write_json
 from ..records.provenance import resolve_device
 from .params import DTYPE_NAMES, SWEEP_EPSILONS, resolve_overrides, runs_root
 from .settings import setting_for
@@ -43,9 +44,10 @@ def measurement_batch(config: SearchConfig, dtype: torch.dtype, device: torch.de
 
 def search_state(config: SearchConfig, state: Optional[dict], num_classes: int, dtype: torch.dtype,
                  device: torch.device) -> SearchContext:
-    """The search context of a checkpoint's ``state`` (or of a fresh start) in
-    ``dtype``: built as the search builds it, then the weights and w optimizer
-    (momentum buffers, cast to ``dtype``) loaded; ``ctx.lr`` is ξ of Eq. 6 at that state."""
+    """The search context of a search's ``state`` (``{"model": ..., "w_optimizer": ...}``
+    state dicts, or None for a fresh start) in ``dtype``: built as the search
+    builds it, then the weights and w optimizer (momentum buffers, cast to
+    ``dtype``) loaded; ``ctx.lr`` is ξ of Eq. 6 at that state."""
     torch.manual_seed(config.seed)
     ctx = SearchContext.from_config(config, num_classes, device, dtype)
     if state is not None:
@@ -110,8 +112,8 @@ def _cached_measurements(folder: Path, request: dict) -> Optional[dict]:
 def _measurement_folder(config: SearchConfig, preset: str, request: dict, output_root, reuse_only: bool,
                         verbose: bool) -> tuple[Path, Optional[dict]]:
     """Where to measure, or the cached measurements.  The search is the run
-    store's own run of this setting when that does not exist yet (stopping and
-    resuming leaves it bit-identical, so notebooks 2-3 reuse it); otherwise a
+    store's own run of this setting when that does not exist yet (watching
+    leaves it bit-identical, so notebooks 2-3 reuse it); otherwise a
     separate run in ``gradient_trajectory/``."""
     spec = setting_for(config.method, config.lam)
     shared = run_dir(spec, config, preset, runs_root(output_root))
@@ -142,17 +144,16 @@ def gradient_error_trajectory(preset: str, *, method: str = "darts_2nd", lam: fl
                               verbose: bool = True) -> dict:
     """Measure DARTS' hypergradient error along one search.
 
-    The search (``method``, run in its own folder of the run store) is stopped
-    at ``points`` evenly spaced steps, start and end included; at each stop the
-    state is read from the checkpoint, cast to ``dtype``, and
+    The search (``method``, run in its own folder of the run store) is
+    watched live: at ``points`` evenly spaced steps, start and end included,
+    its current state is copied, cast to ``dtype``, and
     :func:`measure_gradients` compares, on one fixed batch, the finite
     difference at each of ``epsilons`` (DARTS uses 0.01) and the first-order
     directions with the exact hypergradient.  At the last state the error is
     also swept over ``sweep_epsilons`` in each of ``sweep_dtypes``.  The
-    search is resumed after every stop, so it is the same search an
-    uninterrupted run would make.  Returns ``{"trajectory": DataFrame,
-    "sweep": DataFrame, "record": search record, "config": dict}``; the
-    measurements are cached next to the run.
+    measurements run on copies, so the search is the one an unwatched run
+    makes.  Returns ``{"trajectory": DataFrame, "sweep": DataFrame, "record":
+    search record, "config": dict}``; the measurements are cached next to the run.
     """
     if points < 2:
         raise ValueError(f"points must be at least 2 (start and end), got {points}")
@@ -168,43 +169,63 @@ def gradient_error_trajectory(preset: str, *, method: str = "darts_2nd", lam: fl
     torch_device = resolve_device(config.device)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    batch, steps_per_epoch, num_classes = measurement_batch(config, DTYPES[dtype], torch_device)
-    total = steps_per_epoch * config.epochs
-    stops = sorted({round(i * total / (points - 1)) for i in range(points)})
-    trajectory: list[dict] = []
-    done = 0
-    start = time.perf_counter()
-    for stop in stops:
-        if stop > done:
-            with warnings.catch_warnings():
-                # A resume at the very end of an epoch steps the scheduler before
-                # any optimizer step of that call: torch warns, harmlessly.
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
-                result = run_search(config, folder, stop_after_steps=None if stop == total else stop - done,
-                                    progress=False)
-            done = stop
-        state = load_checkpoint(folder / "checkpoint.pt")["state"] if done else None
-        ctx = search_state(config, state, num_classes, DTYPES[dtype], torch_device)
-        for row in measure_gradients(ctx, batch, lam, epsilons):
-            trajectory.append({"step": done, "epoch": done / steps_per_epoch, **row})
-        if verbose:
-            print(f"step {done:5d}/{total}: measured ({time.perf_counter() - start:.0f} s so far)")
+    watcher = _Watcher(config, request, torch_device, verbose)
+    result = run_search(config, folder, progress=False, observe=watcher)
     if not result.completed:
-        raise RuntimeError(f"the search in {folder} did not finish after its last stop")
-    sweep = []
-    final = load_checkpoint(folder / "checkpoint.pt")["state"]
-    for name in sweep_dtypes:
-        sweep_batch = tuple(t.to(DTYPES[name]) if t.is_floating_point() else t for t in batch)
-        ctx = search_state(config, final, num_classes, DTYPES[name], torch_device)
-        # Below ~1e-6 a float32 difference is round-off only: not worth the time.
-        usable = [e for e in sweep_epsilons if name == "float64" or e >= 1e-6]
-        for row in measure_gradients(ctx, sweep_batch, lam, usable):
-            sweep.append({"dtype": name, "step": total, **row})
-    if verbose:
-        print(f"epsilon sweep at the last state done ({time.perf_counter() - start:.0f} s)")
-    record = read_json(folder / "record.json")
+        raise RuntimeError(f"the search in {folder} did not finish")
     write_json(folder / "gradient_error.json", {"request": request, "config": config.to_dict(),
-                                                 "trajectory": trajectory, "sweep": sweep,
-                                                 "measure_s": time.perf_counter() - start})
-    return {"trajectory": pd.DataFrame(trajectory), "sweep": pd.DataFrame(sweep), "record": record,
-            "config": config.to_dict(), "run_dir": str(folder)}
+                                                 "trajectory": watcher.trajectory, "sweep": watcher.sweep,
+                                                 "measure_s": time.perf_counter() - watcher.start})
+    return {"trajectory": pd.DataFrame(watcher.trajectory), "sweep": pd.DataFrame(watcher.sweep),
+            "record": result.record, "config": config.to_dict(), "run_dir": str(folder)}
+
+
+class _Watcher:
+    """Watches a search (``run_search(observe=...)``) and measures at its stops."""
+
+    def __init__(self, config: SearchConfig, request: dict, device: torch.device, verbose: bool) -> None:
+        self.config, self.request, self.device, self.verbose = config, request, device, verbose
+        self.batch, self.steps_per_epoch, self.num_classes = measurement_batch(config, DTYPES[request["dtype"]], device)
+        self.total = self.steps_per_epoch * config.epochs
+        points = request["points"]
+        self.stops = sorted({round(i * self.total / (points - 1)) for i in range(points)})
+        self.trajectory: list[dict] = []
+        self.sweep: list[dict] = []
+        self.start = time.perf_counter()
+        if self.stops[0] == 0:
+            self.measure(0, None)  # the initial state: the search's seeded initialisation
+
+    def __call__(self, search: Search, event: Event) -> None:
+        if isinstance(event, StepEvent):
+            done = event.epoch * self.steps_per_epoch + event.step + 1
+            if done in self.stops and done < self.total:
+                self.measure(done, self.live_state(search))
+        elif event.completed:  # the end: after the last epoch's close, as the finished run holds it
+            final = self.live_state(search)
+            self.measure(self.total, final)
+            self.measure_sweep(final)
+
+    @staticmethod
+    def live_state(search: Search) -> dict:
+        """Copies of the search's weights, α and w optimizer now."""
+        return copy.deepcopy({"model": search.model.state_dict(), "w_optimizer": search.ctx.w_optimizer.state_dict()})
+
+    def measure(self, done: int, state: Optional[dict]) -> None:
+        with torch.random.fork_rng(devices=[]):  # the search's own random streams stay untouched
+            ctx = search_state(self.config, state, self.num_classes, DTYPES[self.request["dtype"]], self.device)
+            for row in measure_gradients(ctx, self.batch, self.request["lam"], self.request["epsilons"]):
+                self.trajectory.append({"step": done, "epoch": done / self.steps_per_epoch, **row})
+        if self.verbose:
+            print(f"step {done:5d}/{self.total}: measured ({time.perf_counter() - self.start:.0f} s so far)")
+
+    def measure_sweep(self, final: dict) -> None:
+        for name in self.request["sweep_dtypes"]:
+            sweep_batch = tuple(t.to(DTYPES[name]) if t.is_floating_point() else t for t in self.batch)
+            # Below ~1e-6 a float32 difference is round-off only: not worth the time.
+            usable = [e for e in self.request["sweep_epsilons"] if name == "float64" or e >= 1e-6]
+            with torch.random.fork_rng(devices=[]):
+                ctx = search_state(self.config, final, self.num_classes, DTYPES[name], self.device)
+                for row in measure_gradients(ctx, sweep_batch, self.request["lam"], usable):
+                    self.sweep.append({"dtype": name, "step": self.total, **row})
+        if self.verbose:
+            print(f"epsilon sweep at the last state done ({time.perf_counter() - self.start:.0f} s)")

@@ -10,13 +10,12 @@ noisy: the point is watching the mechanics, not the values.
 """
 from __future__ import annotations
 
-import tempfile
 from typing import Iterator, Optional, Sequence
 
 from matplotlib.ticker import MaxNLocator
 
 from ..config import search_config
-from ..loops.search import run_search
+from ..loops.searcher import Search
 from ..plots.style import figure, titled
 from .common import Explorer, image_widget, png
 
@@ -26,28 +25,19 @@ LAMBDAS = (0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 999.0)
 #: is raised from the paper's 3e-4 to 0.05, so that α, and with it the effect of λ, moves within a few
 #: dozen steps: a demonstration, not the protocol.
 TINY_SEARCH = {"dataset": "synthetic", "per_class": 4, "batch_size": 10, "C": 2, "layers": 3, "alpha_lr": 0.05,
-               "device": "cpu", "num_threads": 1, "checkpoint_every_steps": None, "checkpoint_every_minutes": None}
+               "device": "cpu", "num_threads": 1}
 _PANELS = (("train_acc", "train accuracy (%)"), ("val_acc", "search-val accuracy (%)"),
            ("gap", "train − search-val (pp)"))
 
 
 def tiny_search_epochs(lam: float, epochs: int = 4, seed: int = 0) -> Iterator[dict]:
-    """A tiny MiLeNAS search (Eq. 5 with ``lam``); yields the run's record after each epoch.
-
-    The search loop runs one epoch per call and resumes from its checkpoint
-    (``stop_after_steps``), so the record can be drawn between epochs.
-    """
+    """A tiny MiLeNAS search (Eq. 5 with ``lam``); yields its record after each
+    epoch, read from the live search (nothing is written to disk)."""
     method = "single_level" if lam == 0 else "milenas"
     config = search_config("smoke", method=method, lam=float(lam), epochs=epochs, seed=seed, **TINY_SEARCH)
-    with tempfile.TemporaryDirectory(prefix="milenas-live-") as folder:
-        steps = 1  # the first call learns the number of steps per epoch
-        while True:
-            result = run_search(config, folder, stop_after_steps=steps, progress=False)
-            steps = result.record["steps_per_epoch"]
-            if result.record["epochs"]:
-                yield result.record
-            if result.completed:
-                return
+    search = Search(config)
+    for _ in search.epochs():
+        yield search.record
 
 
 def fig_live(runs: Sequence[tuple[float, dict]], epochs: int):

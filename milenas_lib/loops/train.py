@@ -27,7 +27,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -148,7 +148,8 @@ def run_training(config: TrainConfig, out_dir: Path | str, *, stop_after_epochs:
     (one machine, or a shared file system) to resume.  ``stop_after_epochs``
     stops after that many epochs of this call with the checkpoint written,
     as an interruption would (for tests and time-boxed jobs).  The run folder
-    (lock, resume, refusals, SIGINT/SIGTERM) is :class:`RunDir`'s.
+    (lock, resume, refusals, SIGINT/SIGTERM) is :class:`RunDir`'s; the
+    training itself is :class:`Training`'s.
     """
     genotype = resolve_genotype(config.genotype)
     if config.num_threads:
@@ -159,154 +160,219 @@ def run_training(config: TrainConfig, out_dir: Path | str, *, stop_after_epochs:
               f"less memory; the run resumes with it) or use more devices")
     try:
         with RunDir(out_dir, oom_advice=advice, writer=context.is_main) as run:
-            return _run(config, genotype, run, context, device, stop_after_epochs, progress)
+            training = Training(config, genotype, context, device)
+            return _drive(training, run, stop_after_epochs, progress and context.is_main)
     finally:
         if joined:
             cleanup()
 
 
-def _run(config: TrainConfig, genotype: Genotype, run: RunDir, context: DistributedContext, device: torch.device,
-         stop_after_epochs: Optional[int], progress: bool) -> TrainResult:
-    if config.batch_size % (context.world_size * config.micro_batches):
-        raise ConfigError(f"batch_size {config.batch_size} must split evenly into {context.world_size} processes "
-                          f"x {config.micro_batches} micro-batches")
-    progress = progress and context.is_main
-    accelerations = Accelerations.resolve(config, device, context)
-    torch.manual_seed(config.seed)
-
-    check_resolution(config, genotype)
-    data = make_data(config, context, device)
-    model = build_network(config, genotype, data.num_classes).to(device)
-    # Drop path draws from the process's generator: give each process its own
-    # stream, so the shards of one batch do not share their masks.
-    torch.manual_seed(derive_seed(config.seed, "train-rng", context.rank))
-    if accelerations.sync_batchnorm:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if accelerations.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), config.learning_rate, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    steps_per_epoch = data.steps_per_epoch
-    identity = run_identity(config, data.provenance["source"], genotype.to_dict())
-    resumed = run.resume(identity)
+def _drive(training: "Training", run: RunDir, stop_after_epochs: Optional[int], progress: bool) -> TrainResult:
+    """Resume, then train epoch by epoch with checkpoints, pauses and interruptions."""
+    context = training.context
+    resumed = run.resume(training.identity)
     if resumed is not None and resumed["record"].get("completed"):
         run.publish(resumed["record"])  # a kill may have come between the last checkpoint and its record
         barrier(context)
         return TrainResult(run.path, resumed["record"], completed=True, rank=context.rank)
-    sums = EpochSums.zeros(device)
-    if resumed is None:
-        top_k = min(TOP_K, data.num_classes)
-        record: dict[str, Any] = {
-            "format": RECORD_FORMAT, "kind": "train", "identity": identity, "config": config.to_dict(),
+    if resumed is not None:
+        training.restore(resumed["record"], resumed["state"])
+    training.start()
+    try:
+        return _epochs(training, run, stop_after_epochs, progress)
+    except Diverged as error:
+        raise run.fail(training.record, error.what, error.advice) from None
+
+
+def _epochs(training: "Training", run: RunDir, stop_after_epochs: Optional[int], progress: bool) -> TrainResult:
+    context, device = training.context, training.device
+
+    def pause() -> bool:
+        return any_process(run.stop_requested or run.checkpoint_due(training.config.checkpoint_every_minutes),
+                           context, device)
+
+    def commit(next_epoch: int, partial: Optional[EpochSums] = None) -> None:
+        state = training.state_dict(next_epoch, partial)
+        if state is not None:
+            run.commit(training.record, state)
+
+    epochs_this_call = 0
+    for event in training.events(pause, progress):
+        if event == "paused":
+            commit(training.epoch, training.sums)
+            if any_process(run.stop_requested, context, device):
+                raise run.interruption(training.epoch, training.sums.steps)
+            continue
+        commit(training.epoch)
+        epochs_this_call += 1
+        if training.record["completed"]:
+            break
+        if any_process(run.stop_requested, context, device):
+            raise run.interruption(training.epoch, 0)
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+            barrier(context)
+            return TrainResult(run.path, json_ready(training.record), completed=False, rank=context.rank)
+    barrier(context)
+    return TrainResult(run.path, json_ready(training.record), completed=training.record["completed"],
+                       rank=context.rank)
+
+
+class Diverged(Exception):
+    """The loss or the state became non-finite; ``what`` and ``advice`` for the failure note."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        super().__init__(f"{what}; {advice}")
+        self.what, self.advice = what, advice
+
+
+class Training:
+    """One evaluation training's state (network, optimizer, data, epoch,
+    partial sums) and its epochs; :func:`run_training` adds the run folder."""
+
+    def __init__(self, config: TrainConfig, genotype: Genotype, context: DistributedContext,
+                 device: torch.device) -> None:
+        if config.batch_size % (context.world_size * config.micro_batches):
+            raise ConfigError(f"batch_size {config.batch_size} must split evenly into {context.world_size} "
+                              f"processes x {config.micro_batches} micro-batches")
+        self.config, self.genotype, self.context, self.device = config, genotype, context, device
+        self.accelerations = Accelerations.resolve(config, device, context)
+        torch.manual_seed(config.seed)
+        check_resolution(config, genotype)
+        self.data = make_data(config, context, device)
+        model = build_network(config, genotype, self.data.num_classes).to(device)
+        # Drop path draws from the process's generator: give each process its own
+        # stream, so the shards of one batch do not share their masks.
+        torch.manual_seed(derive_seed(config.seed, "train-rng", context.rank))
+        if self.accelerations.sync_batchnorm:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if self.accelerations.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.optimizer = torch.optim.SGD(model.parameters(), config.learning_rate, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        self.identity = run_identity(config, self.data.provenance["source"], genotype.to_dict())
+        self.sums = EpochSums.zeros(device)
+        self.epoch = 0
+        self.record = self._new_record()
+
+    def _new_record(self) -> dict[str, Any]:
+        config, genotype, context, acc = self.config, self.genotype, self.context, self.accelerations
+        return {
+            "format": RECORD_FORMAT, "kind": "train", "identity": self.identity, "config": config.to_dict(),
             "seed": config.seed, "dataset": config.dataset, "genotype": genotype.to_dict(),
             "genotype_text": str(genotype), "genotype_source": config.genotype,
             "search": search_origin(config.genotype),
-            **provenance(device, data.provenance),
+            **provenance(self.device, self.data.provenance),
             "world_size": context.world_size, "backend": context.backend,
-            "accelerations": {"bf16": accelerations.bf16, "channels_last": accelerations.channels_last,
-                              "compile": accelerations.compile, "sync_batchnorm": accelerations.sync_batchnorm},
-            "resolution": config.resolution, "top_k": top_k, "steps_per_epoch": steps_per_epoch,
-            **model_size(config, genotype, data.num_classes),
-            "deterministic": is_deterministic(device), "epochs": [], "time_s": 0.0, "completed": False,
+            "accelerations": {"bf16": acc.bf16, "channels_last": acc.channels_last,
+                              "compile": acc.compile, "sync_batchnorm": acc.sync_batchnorm},
+            "resolution": config.resolution, "top_k": min(TOP_K, self.data.num_classes),
+            "steps_per_epoch": self.data.steps_per_epoch,
+            **model_size(config, genotype, self.data.num_classes),
+            "deterministic": is_deterministic(self.device), "epochs": [], "time_s": 0.0, "completed": False,
             "final_test_top1": None, "final_test_top5": None, "final_test_loss": None,
         }
-        start_epoch = 0
-    else:
-        record, state = resumed["record"], resumed["state"]
-        start_epoch = state["epoch"]
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+
+    def restore(self, record: dict, state: dict) -> None:
+        """Continue from a checkpoint (on any number of processes)."""
+        context = self.context
+        self.record, self.epoch = record, state["epoch"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
         if len(state["rng"]) == context.world_size:
             restore_rng(state["rng"][context.rank])
         else:  # resumed on another number of devices: fresh, distinct streams
-            torch.manual_seed(derive_seed(config.seed, "train-rng", context.rank, start_epoch))
+            torch.manual_seed(derive_seed(self.config.seed, "train-rng", context.rank, self.epoch))
         if state["mid_epoch"] is not None:
-            sums = _restore_mid_epoch(state["mid_epoch"], model, context, device)
+            self.sums = _restore_mid_epoch(state["mid_epoch"], self.model, context, self.device)
         record["resumed"] = record.get("resumed", 0) + 1
-    top_k = record["top_k"]
 
-    ddp_model = wrap_ddp(model, context, device)
-    training_model = torch.compile(ddp_model) if accelerations.compile else ddp_model
+    def start(self) -> None:
+        """Wrap the network for DDP (process 0's weights to all) and torch.compile."""
+        self.ddp_model = wrap_ddp(self.model, self.context, self.device)
+        self.training_model = torch.compile(self.ddp_model) if self.accelerations.compile else self.ddp_model
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
-    def checkpoint(next_epoch: int, partial: Optional[EpochSums] = None) -> None:
-        # Every process's generator state, so drop-path masks resume exactly;
-        # within an epoch also every process's sums and batch-norm buffers.
-        rng_states = gather_objects(rng_state(), context)
+    def state_dict(self, next_epoch: int, partial: Optional[EpochSums] = None) -> Optional[dict]:
+        """The checkpoint's state on process 0 (None elsewhere): every process's
+        generator state, so drop-path masks resume exactly; within an epoch also
+        every process's sums and batch-norm buffers."""
+        rng_states = gather_objects(rng_state(), self.context)
         mid_epoch = None if partial is None else gather_objects({
             "sums": partial.state_dict(),
-            "buffers": {name: b.detach().cpu() for name, b in model.named_buffers() if b.is_floating_point()},
-        }, context)
-        if context.is_main:
-            run.commit(record, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_states,
-                                "epoch": next_epoch, "mid_epoch": mid_epoch})
+            "buffers": {name: b.detach().cpu() for name, b in self.model.named_buffers() if b.is_floating_point()},
+        }, self.context)
+        if not self.context.is_main:
+            return None
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "rng": rng_states,
+                "epoch": next_epoch, "mid_epoch": mid_epoch}
 
-    def pause() -> bool:
-        return any_process(run.stop_requested or run.checkpoint_due(config.checkpoint_every_minutes), context, device)
+    def check_finite(self, loss: float) -> None:
+        if any_process(not (math.isfinite(loss) and all_finite(self.model)), self.context, self.device):
+            raise Diverged(f"non-finite train loss or weights in epoch {self.epoch}",
+                           f"lower the learning rate, e.g. --set learning_rate={self.config.learning_rate / 2:g}, "
+                           "and run into a new --out directory")
 
-    def check_finite(epoch: int, loss: float) -> None:
-        if any_process(not (math.isfinite(loss) and all_finite(model)), context, device):
-            raise run.fail(record, f"non-finite train loss or weights in epoch {epoch}",
-                           f"lower the learning rate, e.g. --set learning_rate={config.learning_rate / 2:g}, and run "
-                           "into a new --out directory")
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    epochs_this_call = 0
-    epochs_bar = tqdm(range(start_epoch, config.epochs), desc=f"train {config.dataset}", disable=not progress,
-                      initial=start_epoch, total=config.epochs)
-    for epoch in epochs_bar:
-        lr = learning_rate_at(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.drop_path_prob = drop_path_prob_at(config, epoch)
-
-        train_s = 0.0
-        while True:
-            train_start = time.perf_counter()
-            paused = train_epoch(model, ddp_model, training_model, epoch_batches(data, epoch, sums.steps), optimizer,
-                                 config, accelerations, device, steps_per_epoch, sums, pause, progress)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            train_s += time.perf_counter() - train_start
-            if not paused:
-                break
-            check_finite(epoch, float(sums.loss))
-            record["time_s"] += train_s
+    def events(self, pause: Callable[[], bool], progress: bool) -> Iterator[str]:
+        """Train the remaining epochs: ``"paused"`` when ``pause()`` stopped one
+        within (sums partial), ``"epoch"`` after each epoch's close."""
+        bar = tqdm(range(self.epoch, self.config.epochs), desc=f"train {self.config.dataset}", disable=not progress,
+                   initial=self.epoch, total=self.config.epochs)
+        for epoch in bar:
+            self.epoch = epoch
+            lr = learning_rate_at(self.config, epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.model.drop_path_prob = drop_path_prob_at(self.config, epoch)
             train_s = 0.0
-            checkpoint(epoch, sums)
-            if any_process(run.stop_requested, context, device):
-                raise run.interruption(epoch, sums.steps)
-        loss_sum, correct, seen = all_reduce_sums([sums.loss, sums.correct, sums.images], context, device)
-        sums = EpochSums.zeros(device)
-        average_buffers(model, context)  # first: a non-finite statistic then reaches every process alike
-        check_finite(epoch, loss_sum)
+            while True:
+                paused, seconds = self._train(pause, progress)
+                train_s += seconds
+                if not paused:
+                    break
+                self.check_finite(float(self.sums.loss))
+                self.record["time_s"] += train_s
+                train_s = 0.0
+                yield "paused"
+            entry = self._close_epoch(lr, train_s)
+            bar.set_postfix(test_top1=f"{entry['test_top1']:.3f}", train_loss=f"{entry['train_loss']:.3f}")
+            self.epoch = epoch + 1
+            yield "epoch"
 
+    def _train(self, pause: Callable[[], bool], progress: bool) -> tuple[bool, float]:
+        start = time.perf_counter()
+        paused = train_epoch(self.model, self.ddp_model, self.training_model,
+                             epoch_batches(self.data, self.epoch, self.sums.steps), self.optimizer, self.config,
+                             self.accelerations, self.device, self.data.steps_per_epoch, self.sums, pause, progress)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return paused, time.perf_counter() - start
+
+    def _close_epoch(self, lr: float, train_s: float) -> dict:
+        context, device, record = self.context, self.device, self.record
+        loss_sum, correct, seen = all_reduce_sums([self.sums.loss, self.sums.correct, self.sums.images], context,
+                                                  device)
+        self.sums = EpochSums.zeros(device)
+        average_buffers(self.model, context)  # first: a non-finite statistic then reaches every process alike
+        self.check_finite(loss_sum)
         eval_start = time.perf_counter()
         test_loss, top1, topk, count = all_reduce_sums(
-            evaluate(model, data.eval_batches(), accelerations, device, top_k), context, device)
+            evaluate(self.model, self.data.eval_batches(), self.accelerations, device, record["top_k"]), context,
+            device)
         eval_s = time.perf_counter() - eval_start
-        record["epochs"].append({
-            "epoch": epoch, "train_loss": loss_sum / seen, "train_top1": correct / seen,
+        entry = {
+            "epoch": self.epoch, "train_loss": loss_sum / seen, "train_top1": correct / seen,
             "test_loss": test_loss / count, "test_top1": top1 / count, "test_top5": topk / count,
-            "lr": lr, "drop_path_prob": model.drop_path_prob,
+            "lr": lr, "drop_path_prob": self.model.drop_path_prob,
             "epoch_time_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
             "throughput_img_s": seen / train_s, "peak_mem_mib": peak_memory_mib(device),
-        })
+        }
+        record["epochs"].append(entry)
         record["time_s"] += train_s + eval_s
         record["gpu_hours"] = record["time_s"] * context.world_size / 3600 if device.type == "cuda" else None
-        epochs_bar.set_postfix(test_top1=f"{top1 / count:.3f}", train_loss=f"{loss_sum / seen:.3f}")
-        _finish(record, config)
-        checkpoint(epoch + 1)
-        epochs_this_call += 1
-        if record["completed"]:
-            break
-        if any_process(run.stop_requested, context, device):
-            raise run.interruption(epoch + 1, 0)
-        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
-            barrier(context)
-            return TrainResult(run.path, json_ready(record), completed=False, rank=context.rank)
-    barrier(context)
-    return TrainResult(run.path, json_ready(record), completed=record["completed"], rank=context.rank)
+        _finish(record, self.config)
+        return entry
 
 
 def _restore_mid_epoch(parts: list, model: nn.Module, context: DistributedContext,
