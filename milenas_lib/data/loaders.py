@@ -116,8 +116,6 @@ class TensorBatches:
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "augment", epoch, batch))
         if self.augment:
             images = random_crop_flip(images, self.crop_padding, generator=generator)
-        images = normalize(images)
-            images = random_crop_flip(images, generator=generator)
         images = normalize(images, self.mean, self.std)
         if self.cutout:
             images = apply_cutout(images, self.cutout, generator=generator)
