@@ -21,6 +21,7 @@ from ..config import search_config
 from ..data.cifar10 import resolve_cache_dir
 from ..executor import Run, execute, stored_record
 from ..records.provenance import REPO_ROOT
+from ..records.trust import PARTIAL, REBUILDABLE, STORED, examine, resolved
 from . import settings
 from .evaluation import imagenet_root, searched_genotypes, train_jobs
 from .notebook import Notebook
@@ -44,7 +45,8 @@ class Need:
     run: Optional[Run]
     config: Any
     notebooks: list[str] = field(default_factory=list)
-    status: str = "missing"        # "stored", "missing", "partial E/N", "waits for its searches"
+    status: str = "missing"        # "stored", "missing", "partial E/N", "failed", "damaged", "rebuildable",
+    #                                "waits for its searches" (records/trust.py)
     searched_cell: bool = False    # a training of the cell its searches chose
     steps: int = 0
     seconds: float = 0.0
@@ -198,7 +200,7 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
             continue
         nb = notebook_context(name, preset, seeds, parameters, output_root, notebooks_dir)
         for need in NEEDS[name](nb, resolve_data):
-            key = need.folder.resolve() if need.folder else need.description
+            key = resolved(need.folder) if need.folder else need.description
             need = by_key.setdefault(key, need)  # the first notebook's run wins (the gradient search first)
             if name not in need.notebooks:
                 need.notebooks.append(name)
@@ -207,25 +209,20 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
                          "and sizes); pass --param imagenet_root=/data/imagenet to plan it")
     for need in by_key.values():
         if need.folder is not None and need.status == "missing":
-            _set_status(need)
+            notes += _set_status(need)
         search = need.kind in ("search", "gradient")
         need.steps = costs.search_steps(need.config) if search else costs.train_steps(need.config)
         per_step = (costs.search_step_seconds if search else costs.train_step_seconds)(need.config, times)
-        need.seconds = need.steps * per_step
+        need.seconds = 0.0 if need.status == REBUILDABLE else need.steps * per_step
     return Plan(preset, list(by_key.values()), times, runs_root(output_root) / preset, notes)
 
 
-def _set_status(need: Need) -> None:
-    if stored_record(need.folder) is not None:
-        need.status = "stored"
-        return
-    try:
-        import json
-
-        epochs = len(json.loads((need.folder / "record.json").read_text()).get("epochs", []))
-        need.status = f"partial {epochs}/{need.config.epochs}"
-    except (OSError, ValueError):
-        pass
+def _set_status(need: Need) -> list[str]:
+    """The need's status in the store, trusting only records that prove themselves
+    (records/trust.py); returns a line for each run that is not as it should be."""
+    state = examine(need.folder)
+    need.status = f"partial {state.epochs}/{need.config.epochs}" if state.status == PARTIAL else state.status
+    return [state.line] if state.reason and state.status != STORED else []
 
 
 def _hours(seconds: float) -> str:
