@@ -245,6 +245,10 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     store and draw, and write the index.  Stops at the first failure."""
     from .experiments.plan import run_notebooks_missing
 
+    if backend == "ray" and address:
+        from .executor.cluster import wait_for_address
+
+        wait_for_address(address)  # before any planning: no cluster is one line within its timeout
     root = resolve_root(output_root)
     paths = notebook_paths(notebooks_dir, only)
     known = set().union(*(declared_parameters(p) for p in paths)) if paths else set()

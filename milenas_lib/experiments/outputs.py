@@ -126,10 +126,9 @@ def writable(folder: Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or isinstance(error, OutputsNotWritable):
             raise
-        refusal = OutputsNotWritable(f"cannot write into {folder} ({os.strerror(error.errno).lower()}); pass "
-                                     "output_root=<a writable folder> to the notebook (reproduce: --output-root DIR)")
-        refusal.errno, refusal.filename = error.errno, str(folder)
-        raise refusal from None
+        raise OutputsNotWritable(f"cannot write into {folder} ({os.strerror(error.errno).lower()}); pass "
+                                 "output_root=<a writable folder> to the notebook (reproduce: --output-root DIR)"
+                                 ) from None
 
 
 class NotebookOutputs:
