@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+import milenas_lib
 from milenas_lib import executor
 from milenas_lib.config import search_config
 from milenas_lib.executor import ExecutorError, Run, execute
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The checkout whose milenas_lib the tests import; subprocesses run the same code.
+REPO_ROOT = Path(milenas_lib.__file__).resolve().parents[1]
 TINY = dict(dataset="synthetic", C=4, layers=3, batch_size=8, per_class=2, epochs=1, num_threads=1,
             checkpoint_every_steps=None, checkpoint_every_minutes=None)
 
