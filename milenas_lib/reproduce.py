@@ -20,16 +20,19 @@ figures under ``DIR`` instead of this checkout.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .executor import BACKENDS, ClusterUnavailableError, cpu_cores
+from .executor import BACKENDS, ExecutionInterrupted, ExecutorError, cpu_cores
 from .experiments.notebook_specs import notebook_spec, specs_for
 from .experiments.params import PRESETS, resolve_root, results_dir
 from .records.io import read_json, write_json
@@ -156,7 +159,9 @@ def execute_notebooks(paths: Sequence[Path], preset: str, parameters: Optional[d
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     waiting, running, failure = list(paths), {}, None
-    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # The driver alone takes Ctrl-C: it lets the running notebooks finish and says so.
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         while running or (waiting and failure is None):
             while waiting and failure is None and len(running) < count:  # submitted one by one: none queued
                 path = waiting.pop(0)
@@ -195,6 +200,10 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     store and draw, and write the index.  Stops at the first failure."""
     from .experiments.plan import run_notebooks_missing
 
+    if backend == "ray" and address:
+        from .executor.cluster import wait_for_address
+
+        wait_for_address(address)  # before any planning: no cluster is one line within its timeout
     root = resolve_root(output_root)
     paths = notebook_paths(notebooks_dir, only)
     known = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
@@ -304,6 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--address", help="Ray cluster to join (backend ray), e.g. auto; default: a local instance")
     parser.add_argument("--per-gpu", type=int, help="runs side by side on one GPU (default 4)")
     args = parser.parse_args(argv)
+    command = "python -m milenas_lib.reproduce " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a scheduler's stop: the same clean end as Ctrl-C
     try:
         run(args.preset, only=args.only, parameters=dict(args.param), output_root=args.output_root,
             notebooks_dir=args.notebooks, kernel_name=args.kernel, workers=args.workers, backend=args.backend,
@@ -311,10 +322,51 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except NotebookFailed as failure:
         print(f"reproduce: {failure}", file=sys.stderr)
         return 1
-    except (ValueError, ClusterUnavailableError) as error:
-        print(f"reproduce: error: {error}", file=sys.stderr)
+    except ExecutionInterrupted as stop:
+        print(f"reproduce: {stop}; run the same command to resume: {command}", file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        print(f"reproduce: interrupted; finished runs and notebooks are kept, runs in progress keep their last "
+              f"checkpoint; run the same command to resume: {command}", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - expected failures become one line, the rest keep their traceback
+        line = failure_line(error, dict(args.param))
+        if line is None:
+            raise
+        print(f"reproduce: error: {line}", file=sys.stderr)
         return 2
     return 0
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from .cli import _error_families
+
+    bad_input, run_failures = _error_families()
+    return (ValueError, ExecutorError, *bad_input, *run_failures)
+
+
+def failure_line(error: BaseException, parameters: dict) -> Optional[str]:
+    """One line for an expected failure of ``reproduce`` (None: not an expected one).
+    A run's failure names the run, its folder and what is on disk; a non-finite
+    run, the notebook parameter that changes its settings."""
+    from .experiments.store import non_finite_line
+
+    run = getattr(error, "failed_run", None)
+    if isinstance(error, FloatingPointError) and run is not None:
+        return non_finite_line(str(error), run, parameters)
+    if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM) \
+            and not isinstance(error, _expected_errors()):
+        where = error.filename or "the results folder"
+        return (f"cannot write {where} ({os.strerror(error.errno).lower()}); pass --output-root DIR with a writable "
+                "folder")
+    if not isinstance(error, _expected_errors()):
+        return None
+    message = " ".join(str(error).split("\n")[0].split())
+    return f"{run.label}: {message}" if run is not None and run.label not in message else message
 
 
 if __name__ == "__main__":

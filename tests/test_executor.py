@@ -15,6 +15,7 @@ from milenas_lib import executor
 from milenas_lib.config import search_config
 from milenas_lib.executor import ClusterUnavailableError, Run, execute
 from milenas_lib.loops.search import run_search
+from milenas_lib.records.trust import seal
 
 # Two steps per epoch, a checkpoint after every step: a killed run has a
 # mid-epoch checkpoint to resume from.
@@ -22,7 +23,7 @@ TINY = dict(dataset="synthetic", C=4, layers=3, batch_size=8, per_class=2, epoch
             checkpoint_every_steps=1)
 SWEEP = [("milenas", 0), ("milenas", 1), ("darts_1st", 0), ("single_level", 0)]
 PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
-              "platform", "created", "time_s", "gpu_hours", "resumed"}
+              "platform", "created", "time_s", "gpu_hours", "resumed", "digest"}
 TIMING = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib"}
 
 
@@ -63,7 +64,7 @@ def test_queue_keeps_one_run_per_folder_longest_first_and_takes_more(tmp_path):
     first = Run(tmp_path / "a", "m:f", label="first")
     runs = [first, Run(tmp_path / "b", "m:f", estimate_s=5.0), Run(tmp_path / "x" / ".." / "a", "m:g", label="second")]
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "record.json").write_text(json.dumps({"completed": True, "epochs": [0]}))
+    (tmp_path / "c" / "record.json").write_text(json.dumps(seal({"completed": True, "epochs": [0]})))
     later = [Run(tmp_path / "d", "m:f", estimate_s=1.0), Run(tmp_path / "b", "m:g")]
     queue = executor.RunQueue(runs + [Run(tmp_path / "c", "m:f")], more=lambda: later)
     assert [run.folder.name for run in queue.waiting] == ["b", "a"]  # the longest estimate first
@@ -94,7 +95,7 @@ def die_once(out_dir: str, marker: str) -> None:
         Path(marker).write_text("killed once")
         os.kill(os.getpid(), signal.SIGKILL)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "record.json").write_text(json.dumps({"completed": True, "epochs": [0]}))
+    (Path(out_dir) / "record.json").write_text(json.dumps(seal({"completed": True, "epochs": [0]})))
 
 
 def fail(out_dir: str) -> None:
@@ -131,7 +132,7 @@ def after(out_dir: str, source: str) -> None:
     record = executor.stored_record(source)
     assert record is not None, f"started before {source} finished"
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "record.json").write_text(json.dumps({"completed": True, "epochs": [0], "from": source}))
+    (Path(out_dir) / "record.json").write_text(json.dumps(seal({"completed": True, "epochs": [0], "from": source})))
 
 
 @pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
@@ -159,8 +160,8 @@ def worker_facts(out_dir: str) -> None:
     import multiprocessing
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "record.json").write_text(json.dumps({
-        "completed": True, "epochs": [0], "pid": os.getpid(), "start_method": multiprocessing.get_start_method()}))
+    (Path(out_dir) / "record.json").write_text(json.dumps(seal({
+        "completed": True, "epochs": [0], "pid": os.getpid(), "start_method": multiprocessing.get_start_method()})))
 
 
 @pytest.mark.slow
@@ -295,10 +296,13 @@ def test_plan_lists_each_needed_run_once_with_its_status_and_cost(tmp_path, monk
     assert len(waiting) == 1 and waiting[0].run is None  # the searched cell is known after its searches
     assert {n.description.split()[1] for n in plan.needs if n.kind == "train" and n.run} == {"DARTS_V2", "MILENAS_2_34"}
 
-    # A finished run counts as stored; the rest is the cost.
+    # A finished run (sealed, of the identity its folder is named for) counts as stored; the rest is the cost.
+    from milenas_lib.records.identity import run_identity
+
     single = next(n for n in searches if "single_level" in n.description)
     single.folder.mkdir(parents=True)
-    (single.folder / "record.json").write_text(json.dumps({"completed": True, "epochs": [0, 1, 2]}))
+    (single.folder / "record.json").write_text(json.dumps(seal({
+        "completed": True, "epochs": [0, 1, 2], "identity": run_identity(single.config, "synthetic")})))
     plan = make_plan("smoke", ["02", "06"], **options)
     assert sum(n.status == "stored" for n in plan.needs) == 1
     text = format_plan(plan, workers=2)

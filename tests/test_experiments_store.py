@@ -7,6 +7,7 @@ import json
 import pytest
 
 from milenas_lib.experiments import store
+from milenas_lib.records.trust import seal
 
 
 def job(folder, log: list) -> store.RunJob:
@@ -18,7 +19,9 @@ def job(folder, log: list) -> store.RunJob:
 
 def finished(folder, completed: bool = True):
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text(json.dumps({"completed": completed, "time_s": 2.0, "stored": folder.name}))
+    # Sealed as the run directory writes it: an unsealed record without a checkpoint is not believed.
+    (folder / "record.json").write_text(json.dumps(seal({"completed": completed, "time_s": 2.0,
+                                                          "stored": folder.name})))
 
 
 def test_reuse_only_runs_nothing_and_lists_every_missing_run(tmp_path):

@@ -177,7 +177,7 @@ def test_reproduce_trains_exactly_the_planned_runs(reproduced):
 
 
 PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
-              "platform", "created", "gpu_hours", "resumed", "peak_mem_mib"}
+              "platform", "created", "gpu_hours", "resumed", "peak_mem_mib", "digest"}
 
 
 def _comparable(value, root: Path):

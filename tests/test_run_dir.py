@@ -21,6 +21,7 @@ from milenas_lib.config import SearchConfig, TrainConfig, protocol_settings, res
 from milenas_lib.records.guard import RunLockedError
 from milenas_lib.records.identity import RECORD_FORMAT, identity_differences, run_identity
 from milenas_lib.records.io import load_checkpoint, remove_stale_temporaries, write_json
+from milenas_lib.records.trust import seal
 from milenas_lib.records.run_dir import (
     CheckpointMismatchError,
     CorruptRunError,
@@ -178,7 +179,7 @@ def test_the_record_is_rebuilt_from_the_checkpoint(tmp_path, damage):
     with open_run(tmp_path) as run:
         resumed = run.resume(IDENTITY)
         run.publish(resumed["record"])
-    assert json.loads(path.read_text()) == record
+    assert json.loads(path.read_text()) == seal(record)  # the record, sealed with its digest (records/trust.py)
 
 
 def test_an_out_that_is_a_file_or_not_writable_is_refused(tmp_path, monkeypatch):

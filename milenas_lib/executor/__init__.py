@@ -35,11 +35,12 @@ from typing import Callable, Optional, Sequence
 from .bars import Progress
 from .cluster import connect_ray, run_on_ray
 from .local import run_here, run_in_workers
-from .runs import (BACKENDS, DEFAULT_PER_GPU, DEFAULT_RETRIES, ClusterUnavailableError, ExecutorError, Report, Run,
-                   RunQueue, cpu_cores, slots, stored_record)
+from .runs import (BACKENDS, DEFAULT_PER_GPU, DEFAULT_RETRIES, ClusterUnavailableError, ExecutionInterrupted,
+                   ExecutorError, Report, Run, RunQueue, cpu_cores, interrupted, slots, stored_record)
 
-__all__ = ["BACKENDS", "DEFAULT_PER_GPU", "DEFAULT_RETRIES", "ClusterUnavailableError", "ExecutorError", "Report",
-           "Run", "RunQueue", "connect_ray", "cpu_cores", "execute", "slots", "stored_record"]
+__all__ = ["BACKENDS", "DEFAULT_PER_GPU", "DEFAULT_RETRIES", "ClusterUnavailableError", "ExecutionInterrupted",
+           "ExecutorError", "Report", "Run", "RunQueue", "connect_ray", "cpu_cores", "execute", "slots",
+           "stored_record"]
 
 
 def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[int] = None,
@@ -54,7 +55,10 @@ def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[in
     asked after each finished run for runs that became ready (see
     :class:`RunQueue`).  An exception raised inside a run stops the others
     (they resume next time) and is raised here; a worker that dies is retried
-    ``retries`` times.
+    ``retries`` times.  A run's error carries the run (``error.failed_run``);
+    Ctrl-C or a run's own interruption becomes :class:`ExecutionInterrupted`,
+    saying what was saved.  Damaged folders are rebuilt from their checkpoint
+    or set aside first, each named (records/trust.py :func:`settle`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid backends are: {', '.join(BACKENDS)}")
@@ -79,6 +83,14 @@ def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[in
             threads = max(run.threads for run in pending)
             retried = run_on_ray(queue, address, count * threads, gpus, per_gpu or DEFAULT_PER_GPU, retries, bars,
                                  poll_s)
+    except BaseException as error:
+        from ..records.run_dir import RunInterrupted  # torch: only now
+
+        if isinstance(error, KeyboardInterrupt):
+            raise interrupted(queue, 130) from None
+        if isinstance(error, RunInterrupted):
+            raise interrupted(queue, error.exit_code) from None
+        raise
     finally:
         bars.close()
     return Report(list(queue.started.values()), queue.stored, retried, time.perf_counter() - start, count, backend)

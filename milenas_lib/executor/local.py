@@ -9,7 +9,10 @@ import traceback
 from typing import Any, Optional
 
 from .bars import Progress
-from .runs import ExecutorError, Run, RunQueue, execute_one
+from .runs import ExecutorError, Run, RunQueue, blame, execute_one, on_disk
+
+#: How long a stopped worker may take to reach its next step and write its checkpoint.
+STOP_WAIT_S = 120.0
 
 
 def run_here(queue: RunQueue, progress: Progress, show: bool) -> int:
@@ -23,7 +26,10 @@ def run_here(queue: RunQueue, progress: Progress, show: bool) -> int:
         while queue:
             run = queue.pop()
             start = time.perf_counter()
-            execute_one(run, show)
+            try:
+                execute_one(run, show)
+            except Exception as error:
+                raise blame(error, run)
             progress.finish(run, time.perf_counter() - start)
             progress.grow(queue.refill())
     finally:
@@ -51,23 +57,38 @@ def _worker(env: dict, start_method: Optional[str], connection) -> None:
     import multiprocessing
 
     os.environ.update(env)
+    # Its own process group: a Ctrl-C in the terminal reaches the driver only,
+    # which then stops each worker with one SIGTERM (a second signal would stop
+    # a run before its checkpoint).
+    os.setpgrp()
     _stop_with_parent()
     # A spawned process spawns its own children too; the run's data-loader workers
     # would then import torch afresh every epoch (5 s each here).  They start as
     # they would in the driver (on Linux by default: fork).
     multiprocessing.set_start_method(start_method, force=True)
-    while (run := connection.recv()) is not None:
-        try:
-            execute_one(run)
-        except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
-            if hasattr(error, "add_note"):  # Python 3.11+: the traceback from the worker travels with the error
-                error.add_note(f"in the worker of {run.label!r}:\n" + "".join(traceback.format_tb(error.__traceback__)))
+    try:
+        while (run := connection.recv()) is not None:
             try:
-                connection.send(("error", error))
-            except Exception:  # an exception that does not pickle: send its text
-                connection.send(("error", ExecutorError("".join(traceback.format_exception_only(error)).strip())))
-            raise SystemExit(1)
-        connection.send(("ok", None))
+                execute_one(run)
+            except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
+                if hasattr(error, "add_note"):  # Python 3.11+: the worker's traceback travels with the error
+                    error.add_note(f"in the worker of {run.label!r}:\n"
+                                   + "".join(traceback.format_tb(error.__traceback__)))
+                _send(connection, ("error", error))
+                raise SystemExit(1)
+            connection.send(("ok", None))
+    except (BrokenPipeError, EOFError, ConnectionResetError, KeyboardInterrupt):
+        raise SystemExit(1)  # the driver is gone or stopping us: its run keeps its last checkpoint
+
+
+def _send(connection, message: tuple) -> None:
+    try:
+        connection.send(message)
+    except (BrokenPipeError, ConnectionResetError):
+        raise
+    except Exception:  # an exception that does not pickle: send its text
+        error = message[1]
+        connection.send(("error", ExecutorError("".join(traceback.format_exception_only(error)).strip())))
 
 
 class _Slot:
@@ -105,13 +126,16 @@ class _Slot:
         if self.process is None:
             return
         if stop:
-            self.process.terminate()
+            self.process.terminate()  # one SIGTERM: the run checkpoints at its next step and stops
         else:
             try:
                 self.connection.send(None)
             except OSError:
                 pass
-        self.process.join()
+        self.process.join(STOP_WAIT_S if stop else None)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
         self.connection.close()
         self.process, self.connection = None, None
 
@@ -148,12 +172,12 @@ def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Pr
                     progress.finish(run, time.perf_counter() - slot.started)
                     progress.grow(queue.refill())
                 elif reply is not None:
-                    raise reply[1]
+                    raise blame(reply[1], run)
                 else:
                     attempts[str(run.folder)] = attempts.get(str(run.folder), 0) + 1
                     if attempts[str(run.folder)] > retries:
-                        raise ExecutorError(f"{run.label}: its worker died {attempts[str(run.folder)]} times; "
-                                            f"its checkpoint in {run.folder} is kept")
+                        raise ExecutorError(f"{run.label}: its worker died {attempts[str(run.folder)]} times "
+                                            f"(killed, e.g. out of memory); {on_disk(run.folder)}")
                     retried += 1
                     queue.again(run)  # resumes from its checkpoint
         failed = False

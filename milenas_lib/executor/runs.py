@@ -3,11 +3,15 @@ which order), how many run at a time, and running one in this process."""
 from __future__ import annotations
 
 import importlib
-import json
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
+
+from ..records.errors import OneLine
+from ..records.trust import CHECKPOINT_NAME, RECORD_NAME, resolved, settle, stored_record
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
 #: Runs side by side on one GPU.  Measured with the authors' code on an H200:
@@ -16,15 +20,46 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 DEFAULT_PER_GPU = 4
 #: How often a dead worker's run is started again (it resumes from its checkpoint).
 DEFAULT_RETRIES = 3
-RECORD_NAME = "record.json"
+#: How often a run whose folder another process is writing checks whether it is free.
+LOCK_POLL_S = 5.0
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(OneLine, RuntimeError):
     """A run could not be executed; the message names the run and the cause."""
 
 
 class ClusterUnavailableError(ExecutorError):
     """``--address`` names no reachable Ray cluster (or Ray is not installed)."""
+
+
+class ExecutionInterrupted(ExecutorError):
+    """Ctrl-C (or SIGTERM) stopped the runs; the message says what was saved."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def blame(error: BaseException, run: "Run") -> BaseException:
+    """``error`` with the run that raised it attached (``error.failed_run``), for a message naming it."""
+    try:
+        error.failed_run = run  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return error
+
+
+def interrupted(queue: "RunQueue", exit_code: int) -> ExecutionInterrupted:
+    """What an interruption leaves: the runs finished, and for each run in flight what is on disk."""
+    started = list(queue.started.values())
+    done = [run for run in started if stored_record(run.folder) is not None]
+    stopped = [run for run in started if run not in done]
+    parts = [f"interrupted: {len(done) + len(queue.stored)} run(s) finished and stored"]
+    parts += [f"{run.label or run.folder}: " + ("checkpoint kept" if (Path(run.folder) / CHECKPOINT_NAME).exists()
+                                                 else "no checkpoint yet, starts over") for run in stopped]
+    if queue.waiting:
+        parts.append(f"{len(queue.waiting)} not started")
+    return ExecutionInterrupted("; ".join(parts), exit_code)
 
 
 @dataclass(frozen=True)
@@ -77,16 +112,12 @@ class Report:
     backend: str
 
 
-def stored_record(folder: Path | str) -> Optional[dict]:
-    """The folder's record when its run is complete, else None."""
-    path = Path(folder) / RECORD_NAME
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None  # being replaced this instant: not complete yet as far as we know
-    return record if record.get("completed") else None
+def on_disk(folder: Path | str) -> str:
+    """What a run folder holds that the run can go on from, in words (for a message)."""
+    folder = Path(folder)
+    if (folder / CHECKPOINT_NAME).exists():
+        return f"its checkpoint {folder / CHECKPOINT_NAME} is kept: the same command resumes from it"
+    return f"no checkpoint had been written in {folder}: the same command starts it over"
 
 
 def _gpu_ids() -> list[str]:
@@ -123,16 +154,36 @@ def slots(runs: Sequence[Run], workers: Optional[int] = None, per_gpu: Optional[
     return envs[:workers] if workers else envs
 
 
-def execute_one(run: Run, progress: Optional[bool] = None) -> str:
+def execute_one(run: Run, progress: Optional[bool] = None, lock_wait_s: Optional[float] = None) -> str:
     """Run one run in this process with its thread count; returns its folder.
-    ``progress`` replaces the run's own bars setting (where it has one)."""
+    ``progress`` replaces the run's own bars setting (where it has one).
+    While another process writes the run's folder (a second ``reproduce`` on
+    the same store), this waits for it, saying so once, up to ``lock_wait_s``
+    (None: as long as it takes); the run then finds the other's record or
+    resumes its checkpoint."""
     import torch
+
+    from ..records.guard import RunLockedError
 
     torch.set_num_threads(run.threads)
     module, name = run.target.split(":")
     kwargs = run.kwargs if progress is None or "progress" not in run.kwargs else {**run.kwargs, "progress": progress}
-    getattr(importlib.import_module(module), name)(**kwargs)
-    return str(run.folder)
+    target = getattr(importlib.import_module(module), name)
+    deadline = None if lock_wait_s is None else time.monotonic() + lock_wait_s
+    said = False
+    while True:
+        settle(run.folder, log=lambda line: print(line, file=sys.stderr, flush=True))
+        try:
+            target(**kwargs)
+            return str(run.folder)
+        except RunLockedError:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            if not said:
+                print(f"waiting: another process is writing {run.folder} ({run.label or 'a run'}); this run goes on "
+                      "when it is done", file=sys.stderr, flush=True)
+                said = True
+            time.sleep(LOCK_POLL_S)
 
 
 class RunQueue:
@@ -146,22 +197,26 @@ class RunQueue:
     already seen are ignored.
     """
 
-    def __init__(self, runs: Sequence[Run], more: Optional[Callable[[], Sequence[Run]]] = None) -> None:
+    def __init__(self, runs: Sequence[Run], more: Optional[Callable[[], Sequence[Run]]] = None,
+                 log: Optional[Callable[[str], None]] = print) -> None:
         self._waiting: list[Run] = []
         self._seen: set[Path] = set()
-        self._more = more
+        self._more, self._log = more, log
         self.stored: list[Run] = []
         self.started: dict[Path, Run] = {}  # every run started at least once, in order
         self.add(runs)
 
     def add(self, runs: Sequence[Run]) -> list[Run]:
-        """Queue the runs not seen before and not stored; returns them."""
+        """Queue the runs not seen before and not stored; returns them.  A
+        damaged folder is settled first (records/trust.py: rebuilt from its
+        checkpoint, or set aside to be trained again, saying which)."""
         added = []
         for run in runs:
-            key = Path(run.folder).resolve()
+            key = resolved(run.folder)
             if key in self._seen:
                 continue
             self._seen.add(key)
+            settle(run.folder, log=self._log)
             (added if stored_record(run.folder) is None else self.stored).append(run)
         self._waiting = sorted(self._waiting + added, key=lambda run: -run.estimate_s)
         return added
@@ -172,7 +227,7 @@ class RunQueue:
 
     def pop(self) -> Run:
         run = self._waiting.pop(0)
-        self.started.setdefault(Path(run.folder).resolve(), run)
+        self.started.setdefault(resolved(run.folder), run)
         return run
 
     def again(self, run: Run) -> None:

@@ -23,6 +23,7 @@ from ..data import dataset_images, make_search_data
 from ..loops.search import run_search
 from ..loops.searcher import Event, Search, StepEvent
 from ..records.io import read_json, write_json
+from ..records.trust import STORED, RunStoreError, settle
 from ..records.provenance import resolve_device
 from .params import DTYPE_NAMES, SWEEP_EPSILONS, resolve_overrides, runs_root
 from .settings import setting_for
@@ -105,8 +106,12 @@ def _cached_measurements(folder: Path, request: dict) -> Optional[dict]:
     stored = read_json(cache)
     if stored.get("request") != request:
         return None
+    state = settle(folder, set_aside=False)  # the search's record is believed only when it proves itself
+    if state.status != STORED:
+        raise RunStoreError(f"{state.line.split('; reproduce')[0]}; the measurements beside it cannot be trusted "
+                            f"without it: delete {folder} to measure again")
     return {"trajectory": pd.DataFrame(stored["trajectory"]), "sweep": pd.DataFrame(stored["sweep"]),
-            "record": read_json(folder / "record.json"), "config": stored["config"], "run_dir": str(folder)}
+            "record": state.record, "config": stored["config"], "run_dir": str(folder)}
 
 
 def _measurement_folder(config: SearchConfig, preset: str, request: dict, output_root, reuse_only: bool,

@@ -9,12 +9,16 @@ records a figure or table was made from, search or training alike.
 """
 from __future__ import annotations
 
+import errno
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import pandas as pd
 
+from ..records.errors import OneLine
 from ..records.io import write_json
 from ..records.provenance import provenance, resolve_device
 from .params import figures_dir, resolve_root, results_dir
@@ -110,6 +114,23 @@ class SavedPaths(list):
         pass
 
 
+class OutputsNotWritable(OneLine, OSError):
+    """The results or figures folder cannot be written (read-only mount, permissions)."""
+
+
+@contextmanager
+def writable(folder: Path) -> Iterator[None]:
+    """Writes into ``folder``; a folder that cannot be written is one line naming it and the fix."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or isinstance(error, OutputsNotWritable):
+            raise
+        raise OutputsNotWritable(f"cannot write into {folder} ({os.strerror(error.errno).lower()}); pass "
+                                 "output_root=<a writable folder> to the notebook (reproduce: --output-root DIR)"
+                                 ) from None
+
+
 class NotebookOutputs:
     """Saves a notebook's figures (PNG + PDF in ``figures/<preset>/``), tables (CSV
     with a ``.meta.json`` provenance file in ``results/<preset>/<notebook>/`` or
@@ -138,7 +159,8 @@ class NotebookOutputs:
                         "caption": caption, "data_source": data_source, "n": n, "preset": self.preset,
                         "notebook": self.notebook})
         self.manifest["artifacts"] = entries
-        write_json(self.manifest_path, self.manifest)
+        with writable(self.results):
+            write_json(self.manifest_path, self.manifest)
 
     @staticmethod
     def _describe(records: Optional[Sequence[dict]], data_source: Optional[str], n: Optional[str]
@@ -151,10 +173,11 @@ class NotebookOutputs:
                     data_source: Optional[str] = None, n: Optional[str] = None, dpi: int = 200) -> SavedPaths:
         """``figures/<name>.png`` and ``.pdf``; data source and n come from
         ``records`` unless given."""
-        self.figures.mkdir(parents=True, exist_ok=True)
         paths = [self.figures / f"{name}.png", self.figures / f"{name}.pdf"]
-        fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
-        fig.savefig(paths[1], bbox_inches="tight")
+        with writable(self.figures):
+            self.figures.mkdir(parents=True, exist_ok=True)
+            fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
+            fig.savefig(paths[1], bbox_inches="tight")
         self._register("figure", name, paths, caption, *self._describe(records, data_source, n))
         return SavedPaths(paths)
 
@@ -167,13 +190,13 @@ class NotebookOutputs:
         data_source, n = self._describe(records, data_source, n)
         provenance_info = records_provenance(records or [], self.device)
         folder = self.tables if paper_table else self.results
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        meta_path = folder / f"{name}.meta.json"
-        write_json(meta_path, {"table": name, "caption": caption, "notebook": self.notebook, "preset": self.preset,
-                               "data_source": data_source, "n": n, "columns": list(frame.columns),
-                               "provenance": provenance_info, **meta})
+        path, meta_path = folder / f"{name}.csv", folder / f"{name}.meta.json"
+        with writable(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(path, index=False)
+            write_json(meta_path, {"table": name, "caption": caption, "notebook": self.notebook,
+                                   "preset": self.preset, "data_source": data_source, "n": n,
+                                   "columns": list(frame.columns), "provenance": provenance_info, **meta})
         self._register("table", name, [path, meta_path], caption, data_source, n)
         return SavedPaths([path, meta_path])
 

@@ -10,7 +10,6 @@ notebooks execute, so that these only read and draw.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -18,9 +17,9 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from .. import costs
-from ..executor import Run, execute, stored_record
-from ..names import RECORD_NAME
+from ..executor import Run, execute
 from ..records.provenance import REPO_ROOT
+from ..records.trust import PARTIAL, REBUILDABLE, STORED, examine, resolved
 from .needs import Need
 from .notebook_specs import specs_for
 from .params import runs_root
@@ -83,7 +82,7 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
         spec = specs[name]
         nb = notebook_parameters(spec, preset, seeds, parameters, output_root)
         for need in spec.runs(nb, resolve_data):
-            key = need.folder.resolve() if need.folder else need.description
+            key = resolved(need.folder) if need.folder else need.description
             need = by_key.setdefault(key, need)  # the first notebook's run wins (the gradient search first)
             if name not in need.notebooks:
                 need.notebooks.append(name)
@@ -92,24 +91,22 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
             notes.append(note)
     for need in by_key.values():
         if need.folder is not None and need.status == "missing":
-            _set_status(need)
+            notes += _set_status(need)
         search = need.kind in ("search", "gradient")
         need.steps = costs.search_steps(need.config) if search else costs.train_steps(need.config)
         # A search also evaluates after each epoch and starts its process (costs.search_seconds).
-        need.seconds = (costs.search_seconds(need.config, times) if search
-                        else need.steps * costs.train_step_seconds(need.config, times))
+        need.seconds = 0.0 if need.status == REBUILDABLE else (
+            costs.search_seconds(need.config, times) if search
+            else need.steps * costs.train_step_seconds(need.config, times))
     return Plan(preset, list(by_key.values()), times, runs_root(output_root) / preset, notes)
 
 
-def _set_status(need: Need) -> None:
-    if stored_record(need.folder) is not None:
-        need.status = "stored"
-        return
-    try:
-        epochs = len(json.loads((need.folder / RECORD_NAME).read_text()).get("epochs", []))
-        need.status = f"partial {epochs}/{need.config.epochs}"
-    except (OSError, ValueError):
-        pass
+def _set_status(need: Need) -> list[str]:
+    """The need's status in the store, trusting only records that prove themselves
+    (records/trust.py); returns a line for each run that is not as it should be."""
+    state = examine(need.folder)
+    need.status = f"partial {state.epochs}/{need.config.epochs}" if state.status == PARTIAL else state.status
+    return [state.line] if state.reason and state.status != STORED else []
 
 
 def _hours(seconds: float) -> str:

@@ -7,12 +7,18 @@ instead of being trained again.  The hash covers the run identity (every
 setting that changes the result, not device, threads or data path), so a
 changed preset never silently reuses old runs.
 
-Everything that fills the store goes through :func:`milenas_lib.executor.execute`,
-which runs only the folders without a complete record: :func:`run_missing`
+A record is read back only when it proves itself (records/trust.py: it equals
+the record inside its checkpoint, or carries a valid digest, and its identity
+is the one its folder is named for); anything else is rebuilt from the
+checkpoint or trained again, never drawn.  Everything that fills the store
+goes through :func:`milenas_lib.executor.execute`, which runs only the
+folders without a trusted record: :func:`run_missing`
 for a notebook's own cells, ``plan.run_notebooks_missing`` for ``make reproduce``.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -20,7 +26,8 @@ from typing import Any, Mapping, Optional, Sequence
 from ..config import SearchConfig, search_config
 from ..executor import Run, execute
 from ..records.identity import identity_hash, run_identity
-from ..records.io import read_json
+from ..records.run_dir import NonFiniteError
+from ..records.trust import STORED, settle, stored_record
 from .params import resolve_overrides, resolve_seeds, runs_root
 from .settings import Setting, setting
 
@@ -45,13 +52,20 @@ def run_dir(key: str | Setting, config: SearchConfig, preset: str, root: Path) -
     return Path(root) / preset / setting(key).key / f"seed{config.seed}-{config_hash(config)}"
 
 
-def stored_record(folder: Path) -> Optional[dict]:
-    """The finished record in ``folder``, or None (absent or unfinished)."""
-    record_path = Path(folder) / "record.json"
-    if not record_path.exists():
-        return None
-    record = read_json(record_path)
-    return record if record.get("completed") else None
+def non_finite_line(message: str, run: Any, parameters: Optional[dict] = None) -> str:
+    """A run that went non-finite, in one line: the run, its folder, what is kept, and the notebook
+    parameter that lowers its learning rates (the loops advise ``--set`` flags, which belong to
+    ``search``/``train``, not to the notebooks or ``reproduce``)."""
+    what, *rest = message.split("; ")
+    kept = next((part for part in rest if "checkpoint" in part), "its record.json notes the failure")
+    name = "train_overrides" if "loops.train" in run.target else "search_overrides"
+    suggested = {key: json.loads(value) for key, value in re.findall(r"--set (\w+)=([0-9.eE+-]+\d)", message)}
+    given = (parameters or {}).get(name)
+    value = json.dumps({**(given if isinstance(given, dict) else {}), **suggested})
+    advice = (f"e.g. {name} = {value} in the notebook's parameters (reproduce: --param '{name}={value}')"
+              if suggested else f"in the notebook parameter {name}")
+    return (f"{run.label} went non-finite ({what}) in {run.folder}; {kept}; lower its learning rates, {advice}; "
+            "new settings train into a new folder of the store")
 
 
 @dataclass(frozen=True)
@@ -71,15 +85,25 @@ def run_missing(jobs: Sequence[RunJob], kind: str, reuse_only: bool = False, ver
     (``workers``/``backend``/``address``: worker processes here by default, or
     Ray; same records as one after the other; ``progress``: a bar per run and
     one overall).  With ``reuse_only`` nothing is run: missing runs are listed
-    in the error instead."""
-    missing = [job for job in jobs if stored_record(job.folder) is None]
+    in the error instead.  A record is read only when it proves itself
+    (records/trust.py :func:`stored_record`); a damaged one is rebuilt from
+    its checkpoint, or else trained again (not with ``reuse_only``), saying so."""
+    log = print if verbose else None
+    states = {job.folder: settle(job.folder, set_aside=not reuse_only, log=log) for job in jobs}
+    missing = [job for job in jobs if states[job.folder].status != STORED]
     if reuse_only and missing:
-        listed = "\n  ".join(str(job.folder) for job in missing)
+        listed = "\n  ".join(states[job.folder].line if states[job.folder].reason else str(job.folder)
+                             for job in missing)
         raise FileNotFoundError(f"reuse_only=True but {len(missing)} {kind} run(s) are not in the store:\n  "
                                 f"{listed}\nrun the notebook with reuse_only=False to train them")
     if missing:
-        report = execute([job.run for job in missing], backend=backend, workers=workers, address=address,
-                         progress=progress)
+        try:
+            report = execute([job.run for job in missing], backend=backend, workers=workers, address=address,
+                             progress=progress)
+        except FloatingPointError as error:
+            if getattr(error, "failed_run", None) is None:
+                raise
+            raise NonFiniteError(non_finite_line(str(error), error.failed_run)) from None
         if verbose:
             print(f"ran    {len(report.ran)} {kind} run(s) in {report.wall_s:.1f} s ({report.backend}, "
                   f"{report.workers} at a time)")

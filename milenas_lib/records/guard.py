@@ -15,15 +15,16 @@ from typing import IO, Iterator
 
 import torch
 
+from .errors import OneLine
 
 LOCK_NAME = ".lock"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(OneLine, RuntimeError):
     """Another live process is writing into this run directory."""
 
 
-class DiskSpaceError(OSError):
+class DiskSpaceError(OneLine, OSError):
     """Not enough free disk space to write a checkpoint safely."""
 
 

@@ -3,7 +3,8 @@
 A run folder holds ``checkpoint.pt``, ``record.json`` and ``.lock``.  The
 checkpoint is the single source of truth: it carries the whole record next
 to the loop's state, and ``record.json`` is a view re-written from it after
-each checkpoint.  A process killed after any file commit therefore resumes,
+each checkpoint, sealed with a digest of its content (records/trust.py: what
+lets a record that outlives its checkpoint be checked).  A process killed after any file commit therefore resumes,
 with the same command, to the record an uninterrupted run writes.
 
 :class:`RunDir` does, in this order: refuse an ``--out`` that is a file or
@@ -16,6 +17,7 @@ step boundary (:meth:`RunDir.interruption`).
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -26,30 +28,35 @@ from typing import Any, Optional
 import torch
 
 from ..names import RECORD_NAME
+from .errors import OneLine
 from .guard import LOCK_NAME, acquire_lock, ensure_free_space, state_bytes
 from .identity import RECORD_FORMAT, identity_differences
 from .io import json_ready, load_checkpoint, read_json, remove_stale_temporaries, save_checkpoint, write_json
+from .trust import CHECKPOINT_NAME, RECORD_NAME, digest_problem, seal
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: What an OSError's errno says about a folder that cannot be written, and the fix.
+_NOT_WRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                 errno.EROFS: "read-only file system", errno.ELOOP: "a symbolic-link loop"}
 
 
-class OutDirError(ValueError):
+class OutDirError(OneLine, ValueError):
     """``--out`` cannot hold a run: it is a file, or not writable."""
 
 
-class CorruptRunError(ValueError):
+class CorruptRunError(OneLine, ValueError):
     """``checkpoint.pt`` or ``record.json`` cannot be read as this kit's."""
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(OneLine, RuntimeError):
     """The folder holds a run of another configuration, data source or record format."""
 
 
-class GPUOutOfMemoryError(RuntimeError):
+class GPUOutOfMemoryError(OneLine, RuntimeError):
     """The run did not fit in GPU memory; the message says what to change."""
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(OneLine, FloatingPointError):
     """The loss or the state became NaN or infinite; the run stopped."""
 
 
@@ -114,13 +121,16 @@ class RunDir:
                                       "directory") from None
             self._lock = acquire_lock(self.path)
             if not os.access(self.path, os.W_OK):
-                raise PermissionError(self.path)
-        except PermissionError:
-            raise OutDirError(f"cannot write into --out {self.path} (permission denied); choose a writable "
-                              "--out directory") from None
+                raise PermissionError(errno.EACCES, "permission denied", str(self.path))
         except (FileExistsError, NotADirectoryError):
             raise OutDirError(f"--out {self.path} lies under a file, not a folder; choose another --out "
                               "directory") from None
+        except OSError as error:  # PermissionError, or EROFS from a read-only mount
+            if error.errno not in _NOT_WRITABLE:
+                raise
+            raise OutDirError(f"cannot write into --out {self.path} ({_NOT_WRITABLE[error.errno]}); choose a "
+                              "writable --out directory (reproduce and the notebooks: --output-root / "
+                              "output_root)") from None
         remove_stale_temporaries(self.path, (CHECKPOINT_NAME, RECORD_NAME))
 
     def _read_checkpoint(self) -> dict:
@@ -147,6 +157,10 @@ class RunDir:
         if not isinstance(record, dict) or "identity" not in record and "format" not in record:
             raise CorruptRunError(f"{self.record_path} is not a record of this kit (truncated or foreign); "
                                   f"delete it or choose another --out directory")
+        problem = digest_problem(record) if record.get("completed") else None
+        if problem:  # a finished record with nothing to vouch for it but itself (docs/RELIABILITY.md)
+            raise CorruptRunError(f"{self.record_path} {problem}, and there is no checkpoint to check it against; "
+                                  "delete it to run again, or choose another --out directory")
         return record
 
     # -- deciding: fresh, resume, finished -------------------------------------
@@ -185,7 +199,7 @@ class RunDir:
         ensure_free_space(self.path, state_bytes(state))
         save_checkpoint(self.checkpoint_path, checkpoint)
         self._wrote = self.has_checkpoint = True
-        write_json(self.record_path, checkpoint["record"])
+        write_json(self.record_path, seal(checkpoint["record"]))
         self._last_commit = time.monotonic()
 
     def publish(self, record: dict) -> None:
@@ -193,7 +207,7 @@ class RunDir:
         have come between the checkpoint and its record)."""
         if not self.writer:
             return
-        view = json_ready(record)
+        view = seal(json_ready(record))
         try:
             if read_json(self.record_path) == view:
                 return
@@ -209,7 +223,7 @@ class RunDir:
                 if self.has_checkpoint else "no checkpoint had been written yet")
         message = f"{what}; {kept}; {advice}"
         if self.writer:
-            write_json(self.record_path, {**record, "failure": message})
+            write_json(self.record_path, seal(json_ready({**record, "failure": message})))
             self._wrote = True
         return NonFiniteError(message)
 
