@@ -46,7 +46,7 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "medium": the committed evidence (3 CPU-core-hours); "paper": a GPU
-order_check = True        # also MiLeNAS λ = 1 in Algorithm 1's order (w first), and re-judge the claims with it
+order_check = True        # also MiLeNAS with lambda 1 stepped w first (Algorithm 1); re-judge the claims
 # Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
