@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from .config import ConfigError, SearchConfig, TrainConfig
+from .names import RECORD_NAME
 from .records.io import read_json
 
 #: Per-epoch fields that measure the machine, not the result.
@@ -114,7 +115,7 @@ def compare_epochs(recorded: list[dict], rerun_epochs: list[dict], epochs: int, 
 def verify(path: str | Path, epochs: int = 1, device: str = "cpu", data_root: Optional[str] = None) -> Verification:
     """Rerun the record at ``path`` (a record.json or its run folder) for ``epochs`` epochs and compare."""
     path = Path(path)
-    path = path / "record.json" if path.is_dir() else path
+    path = path / RECORD_NAME if path.is_dir() else path
     if not path.is_file():
         raise VerifyError(f"{path} is not a file; pass a run's record.json or its folder")
     record = read_json(path)

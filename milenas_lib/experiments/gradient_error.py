@@ -22,6 +22,7 @@ from ..config import SearchConfig, search_config
 from ..data import dataset_images, make_search_data
 from ..loops.search import run_search
 from ..loops.searcher import Event, Search, StepEvent
+from ..names import RECORD_NAME
 from ..records.io import read_json, write_json
 from ..records.trust import STORED, RunStoreError, settle
 from ..records.provenance import resolve_device
@@ -134,7 +135,7 @@ def _measurement_folder(config: SearchConfig, preset: str, request: dict, output
         raise FileNotFoundError(f"reuse_only=True but no measurements for these settings in {shared} or {separate}; "
                                 "run the notebook with reuse_only=False")
     folder = shared if not shared.exists() else separate
-    if (folder / "record.json").exists():
+    if (folder / RECORD_NAME).exists():
         raise FileExistsError(f"{folder} holds a search but no measurements of these settings; the states between "
                               "its steps are gone: delete the folder to measure again")
     return folder, None

@@ -26,9 +26,9 @@ from ..records.run_dir import RunDir
 from ..space.genotype import Genotype
 from .distributed import any_process, barrier, cleanup, init_distributed
 from .search_record import param_range, update_buckets
-from .searcher import EpochEvent, Event, Search, SearchDiverged, StepEvent, evaluate
+from .searcher import EpochEvent, Event, Search, SearchDiverged, StepEvent, search_val_metrics
 
-__all__ = ["SearchResult", "run_search", "evaluate", "param_range", "update_buckets"]
+__all__ = ["SearchResult", "run_search", "search_val_metrics", "param_range", "update_buckets"]
 
 #: Called after every event of a search run (a measurement, a live plot): ``observe(search, event)``.
 Observer = Callable[[Search, Event], None]

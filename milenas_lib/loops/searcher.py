@@ -94,7 +94,7 @@ class SearchFinished(RuntimeError):
 
 
 @torch.no_grad()
-def evaluate(model: Supernet, batches, arch, layout: torch.memory_format = torch.contiguous_format,
+def search_val_metrics(model: Supernet, batches, arch, layout: torch.memory_format = torch.contiguous_format,
              parallel: DistributedContext = DistributedContext()) -> tuple[float, float]:
     """Mean loss and accuracy on un-augmented images, batch norm in eval mode;
     over several processes each takes every N-th batch and the sums are added."""
@@ -246,7 +246,7 @@ class Search:
             ctx.scheduler.step()
         average_buffers(self.model, self.parallel)
         eval_start = time.perf_counter()
-        val = evaluate(self.model, self.data.val_eval, self.rule.eval_arch(self.model), ctx.layout, self.parallel)
+        val = search_val_metrics(self.model, self.data.val_eval, self.rule.eval_arch(self.model), ctx.layout, self.parallel)
         eval_s = time.perf_counter() - eval_start
         genotype = self.model.genotype()
         params = cifar_params(genotype)

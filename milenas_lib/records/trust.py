@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..names import RECORD_NAME
 from .errors import OneLine
 from .identity import identity_differences, identity_hash
 
-CHECKPOINT_NAME, RECORD_NAME = "checkpoint.pt", "record.json"
+CHECKPOINT_NAME = "checkpoint.pt"
 DIGEST_KEY = "digest"
 STORED, MISSING, PARTIAL, FAILED, DAMAGED, REBUILDABLE = (
     "stored", "missing", "partial", "failed", "damaged", "rebuildable")
