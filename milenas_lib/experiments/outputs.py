@@ -49,10 +49,11 @@ def data_label(record: dict) -> str:
 
 
 def setup_label(record: dict, preset: Optional[str] = None) -> str:
-    """'preset smoke: C=4, 5 cells, batch 8, 2 epochs' from a search record's config."""
+    """'preset smoke: C=4, 5 cells, batch 8, 2 epochs, 32 px' from a search record's config."""
     c = record["config"]
     preset = preset or record.get("preset", "?")
-    return f"preset {preset}: C={c['C']}, {c['layers']} cells, batch {c['batch_size']}, {c['epochs']} epochs"
+    return (f"preset {preset}: C={c['C']}, {c['layers']} cells, batch {c['batch_size']}, {c['epochs']} epochs, "
+            f"{c.get('resolution', 32)} px")
 
 
 def n_label(records: Sequence[dict]) -> str:
