@@ -233,6 +233,10 @@ def test_a_failing_notebook_stops_the_run_naming_notebook_and_cell(tmp_path, wor
     write("01_broken.ipynb", "x = 1", "raise RuntimeError('broken on purpose')")
     write("02_slower.ipynb", "import time\ntime.sleep(8)")
     write("03_never_run.ipynb", "x = 1")
+    # Every notebook declares itself once, these in their folder's notebook_specs.py.
+    (notebooks / "notebook_specs.py").write_text(
+        "from milenas_lib.experiments.spec import NotebookSpec\n"
+        "SPECS = [NotebookSpec(name) for name in ('01_broken', '02_slower', '03_never_run')]\n")
     with pytest.raises(reproduce.NotebookFailed) as failure:
         reproduce.run("smoke", output_root=tmp_path, notebooks_dir=notebooks, workers=workers, log=lambda line: None)
     message = str(failure.value)
