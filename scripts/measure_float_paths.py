@@ -59,13 +59,13 @@ def main() -> None:
     results = {cap: run(cap, args.preset, methods) for cap in capabilities()}
     print(f"preset {args.preset}; capabilities forced: "
           + ", ".join(f"{cap} (ran as {r['capability']})" for cap, r in results.items()))
-    worst_all = 0.0
+    worst_by_step = [0.0] * len(next(iter(results.values()))[methods[0]])
     for method in methods:
         runs = [r[method] for r in results.values()]
-        worst = max(abs(a - b) / abs(a) for losses in runs[1:] for a, b in zip(runs[0], losses))
-        worst_all = max(worst_all, worst)
-        print(f"  {method:16s} largest relative difference {worst:.2e}; losses {[f'{v:.6f}' for v in runs[0]]}")
-    print(f"largest over all methods: {worst_all:.2e}")
+        by_step = [max(abs(run[k] - runs[0][k]) / abs(runs[0][k]) for run in runs[1:]) for k in range(len(runs[0]))]
+        worst_by_step = [max(a, b) for a, b in zip(worst_by_step, by_step)]
+        print(f"  {method:16s} relative difference by step: {' '.join(f'{d:.1e}' for d in by_step)}")
+    print(f"largest over all methods, by step: {' '.join(f'{d:.1e}' for d in worst_by_step)}")
 
 
 if __name__ == "__main__":

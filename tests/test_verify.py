@@ -23,7 +23,7 @@ def record_path(tmp_path_factory) -> Path:
 
 
 def test_a_record_rerun_from_scratch_matches_every_number(record_path):
-    result = verify(record_path, epochs=2)
+    result = verify(record_path)  # every epoch by default
     assert result.matches and result.compared > 500, result.summary()
 
 
@@ -47,11 +47,15 @@ def test_timings_are_not_compared_and_bad_input_is_one_line(record_path, tmp_pat
     assert capsys.readouterr().err.count("error:") == 2
 
 
-COMMITTED = sorted((REPO_ROOT / "results" / "runs" / "medium" / "gdas").glob("seed0-*/record.json"))
+#: A committed record of the long preset (every such record keeps a float path and a fingerprint).
+COMMITTED = sorted((REPO_ROOT / "results" / "runs" / "long" / "single_level").glob("seed0-*/record.json"))
 
 
 @pytest.mark.slow
-def test_a_committed_medium_record_reproduces_its_first_epoch():
-    assert COMMITTED, "the committed medium records (results/runs/medium/) are missing from this checkout"
+def test_a_committed_record_reproduces_its_first_epoch_on_any_float_path():
+    """Exact on the record's float path; by fingerprint elsewhere (e.g. ATEN_CPU_CAPABILITY=default or an
+    AVX-512 machine): the check made is named either way."""
+    assert COMMITTED, "the committed long records (results/runs/long/) are missing from this checkout"
     result = verify(COMMITTED[0], epochs=1)
     assert result.matches, result.summary()
+    assert result.check in ("exact", "another float path") and "float path" in result.summary()

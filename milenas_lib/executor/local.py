@@ -103,10 +103,19 @@ class _Slot:
     def send(self, run: Run) -> None:
         if self.process is None:
             self.connection, child_end = self.context.Pipe()
-            self.process = self.context.Process(target=_worker, args=(self.env, self.start_method, child_end),
-                                                name="milenas run worker")
-            self.process.start()
-            child_end.close()
+            process = self.context.Process(target=_worker, args=(self.env, self.start_method, child_end),
+                                           name="milenas run worker")
+            try:
+                process.start()
+            except RuntimeError as error:  # spawn refuses while the main module is still being imported
+                self.connection.close()
+                self.connection = None
+                raise ExecutorError(f"could not start a worker process ({str(error).strip().splitlines()[0]}); "
+                                    "a script that starts runs must do so under "
+                                    "`if __name__ == \"__main__\":`") from None
+            finally:
+                child_end.close()
+            self.process = process
         self.connection.send(run)
         self.run, self.started = run, time.perf_counter()
 
