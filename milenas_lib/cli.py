@@ -303,10 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--gpus", type=_positive_int, default=1, help="GPUs for the wall clock (default 1)")
     plan.set_defaults(run=cmd_plan)
 
-    verify = commands.add_parser("verify", help="rerun a record's config and seed from scratch and compare "
-                                 "every per-epoch number (exact on the CPU)")
+    verify = commands.add_parser("verify", help="check a record's consistency, rerun its config and seed from "
+                                 "scratch and compare: exactly on its float path, by fingerprint and spread on another")
     verify.add_argument("record", help="a run's record.json or its folder")
-    verify.add_argument("--epochs", type=_positive_int, default=1, help="the first K epochs (default 1)")
+    verify.add_argument("--epochs", type=_positive_int, help="rerun only the first K epochs (default: all)")
     verify.add_argument("--device", default="cpu", choices=DEVICES)
     verify.add_argument("--data-root", help="where the data the record names is (default: the kit's usual search)")
     verify.set_defaults(run=cmd_verify)

@@ -54,7 +54,7 @@ def _choice(field_name: str, value: str, valid: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown {field_name} {value!r}; valid {field_name}s are: {', '.join(valid)}")
 
 
-def setting(default: Any, *, result: bool = True, protocol: bool = True) -> Any:
+def setting(default: Any, *, result: bool = True, protocol: bool = True, added: bool = False) -> Any:
     """A config field with its role marked once, as field metadata.
 
     ``result=False``: the setting changes only where, how fast or in how much
@@ -62,10 +62,13 @@ def setting(default: Any, *, result: bool = True, protocol: bool = True) -> Any:
     checkpoint cadence, micro-batches); a run may resume with another value.
     ``protocol=False``: the setting changes result bits but not which
     experiment it is (seed, genotype, numerics such as bf16 or channels_last).
+    ``added=True``: a setting added after runs were stored; at its default it
+    is left out of the run identity, so those runs keep their identity (and
+    their run-store folder).
     The run identity (records/identity.py) and the tables' protocol label read
     these roles; nothing else lists settings by hand.
     """
-    return field(default=default, metadata={"result": result, "protocol": protocol and result})
+    return field(default=default, metadata={"result": result, "protocol": protocol and result, "added": added})
 
 
 def _plain(value: Any) -> Any:
@@ -73,8 +76,10 @@ def _plain(value: Any) -> Any:
 
 
 def result_settings(config: Any) -> dict[str, Any]:
-    """Every setting that changes a run's result (all but ``result=False`` ones), JSON-ready."""
-    return {f.name: _plain(getattr(config, f.name)) for f in fields(config) if f.metadata.get("result", True)}
+    """Every setting that changes a run's result (all but ``result=False`` ones, and ``added`` ones
+    at their default), JSON-ready."""
+    return {f.name: _plain(getattr(config, f.name)) for f in fields(config) if f.metadata.get("result", True)
+            and not (f.metadata.get("added") and getattr(config, f.name) == f.default)}
 
 
 def protocol_settings(config: Any) -> dict[str, Any]:
@@ -180,6 +185,13 @@ class SearchConfig(FrozenConfig):
     # by area averaging (the medium preset's 16 px; an image folder names its own).
     dataset: str = "cifar10"
     per_class: Optional[int] = None
+    # Search-val images per class when they should differ from search-train's (None: per_class):
+    # a small train half that single-level can overfit beside a val half large enough to
+    # resolve 1 pp (the long preset).
+    val_per_class: Optional[int] = setting(None, added=True)
+    # Batch of the per-epoch search-val evaluation (None: batch_size); batch norm is in eval
+    # mode there, so only the speed and the round-off change.
+    eval_batch_size: Optional[int] = setting(None, protocol=False, added=True)
     resolution: int = 32
     data_root: Optional[str] = setting(None, result=False)
     seed: int = setting(0, protocol=False)
@@ -209,7 +221,7 @@ class SearchConfig(FrozenConfig):
         if not math.isfinite(self.lam) or self.lam < 0:
             raise ConfigError(f"λ (lam) must be a finite number >= 0, got {self.lam!r}")
         _positive(self, "epochs", "batch_size", "C", "layers", "w_lr", "alpha_lr", "grad_clip", "micro_batches",
-                  "tau_max", "tau_min", "per_class", "num_threads", "checkpoint_every_steps",
+                  "tau_max", "tau_min", "per_class", "val_per_class", "eval_batch_size", "num_threads", "checkpoint_every_steps",
                   "checkpoint_every_minutes", "switch_epoch")
         _finite_and_seed(self)
         _at_least_zero(self, "w_momentum", "w_weight_decay", "alpha_weight_decay")
@@ -267,7 +279,35 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     # so that the claims' sweep (8 settings x 3 seeds) costs about 3 CPU-core-hours here.
     "medium": {"epochs": 8, "batch_size": 64, "C": 8, "layers": 5, "per_class": 128, "resolution": 16,
                "alpha_lr": 3e-3, "num_threads": 1, "checkpoint_every_minutes": 2.0},
+    # Long enough that the mechanism runs (docs/PROTOCOL.md, "Presets"): the medium supernet
+    # (C=8, 5 cells, 16 px) at batch 16, on a 500-image search-train half and a 2,500-image
+    # search-val half (resolves about 1 pp); 16 epochs (496 steps) for the softmax rules, 80
+    # (2,480 steps) for the Gumbel rules, which train one sampled path per step (below).
+    # α's Adam rate is set so that rate x steps, the farthest Adam can move an α, equals the
+    # paper's protocol: 3e-4 x 19,500 steps = 5.9 = 1.2e-2 x 496 (Gumbel: 3e-4 x 48,750 = 14.6
+    # = 6e-3 x 2,480).  Measured: at medium's 3e-3, 186 steps left softmax(α)'s entropy within
+    # 0.4 % of uniform.
+    "long": {"epochs": 16, "batch_size": 16, "C": 8, "layers": 5, "per_class": 50, "val_per_class": 250,
+             "eval_batch_size": 250, "resolution": 16, "alpha_lr": 1.2e-2, "num_threads": 1,
+             "checkpoint_every_minutes": 2.0},
 }
+
+#: A method's own protocol within a preset, applied over the preset's settings: on ``paper`` the
+#: registry's (GDAS and MiLeNAS (Gumbel): batch 128, 250 epochs, §3.3.1); on ``long`` the Gumbel
+#: rules run 5x the epochs, since a path drawn anew each step needs thousands of steps to train.
+_GUMBEL_LONG = {"epochs": 80, "alpha_lr": 6e-3}
+PRESET_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "long": {"gdas": _GUMBEL_LONG, "milenas_gumbel": _GUMBEL_LONG, "frozen_gumbel": _GUMBEL_LONG},
+}
+
+
+def method_protocol(preset: str, method: str) -> dict[str, Any]:
+    """``method``'s own settings on ``preset`` (empty for most pairs)."""
+    if method not in METHODS:
+        return {}
+    if preset == "paper":
+        return dict(get_method(method).paper_overrides)
+    return dict(PRESET_METHOD_OVERRIDES.get(preset, {}).get(method, {}))
 
 
 def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
@@ -275,9 +315,7 @@ def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
     _choice("preset", preset, tuple(SEARCH_PRESETS))
     method = overrides.get("method", SearchConfig.method)
     base = SearchConfig(method=method) if method in METHODS else SearchConfig()
-    # A method's own protocol on the paper preset (GDAS and MiLeNAS (Gumbel): batch 128, 250 epochs).
-    protocol = get_method(method).paper_overrides if preset == "paper" and method in METHODS else {}
-    settings = {**protocol, **SEARCH_PRESETS[preset], **overrides}
+    settings = {**SEARCH_PRESETS[preset], **method_protocol(preset, method), **overrides}
     return base.override(**settings)
 
 
@@ -408,9 +446,9 @@ TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# The medium preset is a search preset: its evaluation trainings are the smoke ones
+# The medium and long presets are search presets: its evaluation trainings are the smoke ones
 # (no claim of the kit rests on a medium training yet; docs/PROTOCOL.md, "Presets").
-TRAIN_PRESETS["medium"] = TRAIN_PRESETS["smoke"]
+TRAIN_PRESETS["medium"] = TRAIN_PRESETS["long"] = TRAIN_PRESETS["smoke"]
 
 
 def train_config(preset: str = "paper", dataset: str = "cifar10", **overrides: Any) -> TrainConfig:

@@ -34,12 +34,18 @@ PERFORMANCE_MD: dict[str, dict[str, float]] = {
                "milenas (alpha_then_w)": 2.3, "milenas (w_then_alpha)": 2.3, "switch": 5.419, "gdas": 0.275,
                "milenas_gumbel (simultaneous)": 0.282, "milenas_gumbel (alpha_then_w)": 0.36,
                "milenas_gumbel (w_then_alpha)": 0.36},
+    # Measured with scripts/size_search_step.py (batch 16, C=8, 5 cells, 16 px, one thread, this kit's
+    # development machine, 2026-12-07); the two controls bounded by the pass they share (one train pass).
+    "long": {"single_level": 0.775, "darts_1st": 1.144, "darts_2nd": 4.059, "milenas (simultaneous)": 1.144,
+             "milenas (alpha_then_w)": 1.5, "milenas (w_then_alpha)": 1.5, "switch": 4.059, "gdas": 0.211,
+             "milenas_gumbel (simultaneous)": 0.25, "frozen_alpha": 0.775, "frozen_gumbel": 0.211},
     "smoke": {"single_level": 0.578, "darts_1st": 0.973, "darts_2nd": 2.607, "milenas (simultaneous)": 0.983,
               "milenas (alpha_then_w)": 1.259, "switch": 2.532, "gdas": 0.135,
               "milenas_gumbel (simultaneous)": 0.143, "milenas_gumbel (alpha_then_w)": 0.186},
 }
 #: The supernet each size was measured at: (C, cells, batch, pixels).
-MEASURED_SEARCH = {"paper": (16, 8, 64, 32), "medium": (8, 5, 64, 16), "smoke": (4, 5, 8, 32)}
+MEASURED_SEARCH = {"paper": (16, 8, 64, 32), "medium": (8, 5, 64, 16), "long": (8, 5, 16, 16),
+                   "smoke": (4, 5, 8, 32)}
 #: One evaluation batch (forward only, softmax(α)) over one single-level step of the same
 #: supernet, and the seconds a search run spends outside its steps (process, data), both
 #: measured on the medium sweep's records (docs/PERFORMANCE.md, "medium").
@@ -161,10 +167,11 @@ def search_step_seconds(config: Any, times: StepTimes, method: Optional[str] = N
 
 def search_seconds(config: Any, times: StepTimes) -> float:
     """A whole search: its steps, an evaluation of the search-val half after each epoch, and the run's start."""
-    half = 10 * config.per_class if config.per_class else (128 if config.dataset == "synthetic" else 25_000)
-    eval_batches = math.ceil(half / config.batch_size)
+    per_class = getattr(config, "val_per_class", None) or config.per_class
+    half = 10 * per_class if per_class else (128 if config.dataset == "synthetic" else 25_000)
+    eval_batches = math.ceil(half / config.batch_size)  # images, counted in training batches
     # Gumbel rules evaluate the argmax cell (one op per edge): as cheap as their own forward.
-    reference = config.method if config.method in ("gdas", "milenas_gumbel") else "single_level"
+    reference = config.method if config.method in ("gdas", "milenas_gumbel", "frozen_gumbel") else "single_level"
     eval_s = config.epochs * eval_batches * EVAL_SHARE * search_step_seconds(config, times, reference)
     return search_steps(config) * search_step_seconds(config, times) + eval_s + RUN_OVERHEAD_S
 

@@ -43,6 +43,7 @@ class Method:
     takes_lambda: bool = False                   # λ of Eq. 5 changes what it does
     has_order: bool = False                      # the ORDERS change its step
     phases: tuple[str, ...] = ()                 # methods it runs one after another
+    moves_alpha: bool = True                     # False for the controls, whose α stays where it started
     paper_overrides: Mapping[str, Any] = field(default_factory=dict)  # the ``paper`` preset's protocol
 
     def __post_init__(self) -> None:
@@ -127,3 +128,16 @@ register_method("milenas_gumbel", label="MiLeNAS (Gumbel)",
                 equation="Eq. 5 with GDAS sampling (§3.3.1)", passes=2,
                 passes_note="3 in the alpha_then_w and w_then_alpha orders", takes_lambda=True, has_order=True,
                 paper_overrides=GDAS_PROTOCOL)
+
+
+# ---------------------------------------------------------------------------
+# Controls (not in the paper): α frozen at its initialisation, w trained as in every rule.
+
+register_method("frozen_alpha", label="control: α frozen",
+                alpha_gradient="none (∇α unused): α stays at its initialisation, softmax within 0.1 % of uniform",
+                equation="control for Eq. 5 (§2.1): the same w step, no α step", passes=1,
+                moves_alpha=False)
+register_method("frozen_gumbel", label="control: α frozen, Gumbel",
+                alpha_gradient="none (∇α unused): paths sampled from the frozen, near-uniform α",
+                equation="control for §3.3.1: GDAS sampling, no α step", passes=1, paper_overrides=GDAS_PROTOCOL,
+                moves_alpha=False)

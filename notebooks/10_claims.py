@@ -55,14 +55,16 @@
 
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "medium": the committed evidence (3 CPU-core-hours); "paper": a GPU
-order_check = True        # also MiLeNAS with lambda 1 stepped w first (Algorithm 1); re-judge the claims
+order_check = None        # also MiLeNAS with lambda 1 stepped w first (Algorithm 1); re-judge the claims;
+                          # None: on every preset but long
+controls = None           # also the controls with alpha frozen; None: on the long preset
 # Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("10_claims", globals())
-records = nb.search(ex.claim_settings(nb.order_check))
+records = nb.search(ex.claim_settings(nb.order_check, nb.controls))
 times = ex.search_time_frame(records)
 finals = ex.final_values(ex.records_frame(records), times)
 speed = ex.load_speed_benchmark(nb.preset, nb.output_root)

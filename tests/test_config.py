@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from milenas_lib.config import METHODS, ConfigError, SearchConfig, search_config
+from milenas_lib.records.provenance import REPO_ROOT
 
 
 @given(lam=st.floats(allow_nan=True, allow_infinity=True))
@@ -86,3 +87,24 @@ def test_a_paper_switch_of_any_length_is_accepted():
         assert search_config("paper", method="switch", epochs=epochs).switch_at == switch_at
     with pytest.raises(ConfigError, match="switch_fraction"):
         search_config("paper", method="switch", switch_fraction=0.0)
+
+
+def test_settings_added_later_leave_stored_run_identities_alone():
+    """val_per_class and eval_batch_size at their default are not part of the identity, so the committed
+    medium runs keep their folders; set, they make a new run."""
+    from milenas_lib.records.identity import identity_hash, run_identity
+
+    medium = search_config("medium", method="gdas", seed=0)
+    folders = sorted((REPO_ROOT / "results" / "runs" / "medium" / "gdas").glob("seed0-*"))
+    assert folders and folders[0].name == f"seed0-{identity_hash(run_identity(medium, None))}"
+    longer = medium.override(val_per_class=250)
+    assert identity_hash(run_identity(longer, "x")) != identity_hash(run_identity(medium, "x"))
+
+
+def test_the_long_preset_gives_the_gumbel_rules_their_own_steps_and_alpha_rate():
+    softmax, gumbel = search_config("long", method="milenas"), search_config("long", method="gdas")
+    assert (softmax.epochs, gumbel.epochs) == (16, 80) and gumbel.batch_size == softmax.batch_size == 16
+    # α's farthest travel (rate x steps, 31 steps per epoch) equals the paper's within 2 %.
+    paper = 3e-4 * 50 * (25_000 // 64)
+    assert abs(softmax.alpha_lr * 16 * 31 / paper - 1) < 0.02
+    assert search_config("long", method="milenas", epochs=3).epochs == 3  # overrides still win

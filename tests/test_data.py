@@ -403,3 +403,16 @@ def test_real_archive_loads_through_the_cache(monkeypatch: pytest.MonkeyPatch) -
     assert torch.bincount(images.train_labels).tolist() == [5000] * 10
     assert torch.bincount(images.test_labels).tolist() == [1000] * 10
     assert images.classes == CIFAR10_CLASSES
+
+
+def test_a_search_val_half_of_its_own_size_keeps_the_halves_apart():
+    from milenas_lib.data.split import search_split
+
+    labels = torch.arange(10).repeat_interleave(600)
+    train, val = search_split(labels, seed=3, per_class=50, val_per_class=250)
+    assert len(train) == 500 and len(val) == 2500 and not set(train.tolist()) & set(val.tolist())
+    assert torch.equal(torch.bincount(labels[val]), torch.full((10,), 250))
+    same_train, _ = search_split(labels, seed=3, per_class=50)
+    assert torch.equal(train, same_train)  # the val count does not change which images train w
+    with pytest.raises(ValueError, match="val_per_class to at most 300"):
+        search_split(labels, seed=3, per_class=50, val_per_class=301)

@@ -12,7 +12,7 @@ from typing import Callable
 from ..config import SearchConfig
 from ..registry import METHOD_REGISTRY, get_method
 from .base import UpdateRule
-from .rules import FirstOrderBilevel, MixedLevel, SecondOrderDarts, SingleLevel, Switch
+from .rules import FirstOrderBilevel, FrozenArchitecture, MixedLevel, SecondOrderDarts, SingleLevel, Switch
 from .sampling import GumbelArch
 
 Builder = Callable[[SearchConfig], UpdateRule]
@@ -89,3 +89,16 @@ def gdas(config: SearchConfig) -> UpdateRule:
 @builds("milenas_gumbel")
 def milenas_gumbel(config: SearchConfig) -> UpdateRule:
     return MixedLevel(config.lam, config.order, _gumbel_sampler(config), name="milenas_gumbel")
+
+
+# ---------------------------------------------------------------------------
+# Controls: the same search with α frozen (did the α optimizer matter?).
+
+@builds("frozen_alpha")
+def frozen_alpha(config: SearchConfig) -> UpdateRule:
+    return FrozenArchitecture()
+
+
+@builds("frozen_gumbel")
+def frozen_gumbel(config: SearchConfig) -> UpdateRule:
+    return FrozenArchitecture(_gumbel_sampler(config), name="frozen_gumbel")

@@ -75,6 +75,22 @@ class SingleLevel(SampledRule):
         return step_stats(ctx, train)
 
 
+class FrozenArchitecture(SampledRule):
+    """The control for Eq. 5 (§2.1) and GDAS (§3.3.1): α never moves; w descends ``∇w L_tr`` on the architecture α
+    gives at its initialisation (softmax(α) within 0.1 % of uniform; with a
+    Gumbel sampler, uniformly sampled paths).  What the searched methods reach
+    beyond it is what their α optimizer did.  One pass."""
+
+    passes = 1
+
+    def __init__(self, sampler: Optional[ArchSampler] = None, name: str = "frozen_alpha"):
+        super().__init__(sampler)
+        self.name = name
+
+    def step(self, ctx: SearchContext, batch: Batch) -> StepStats:
+        return step_stats(ctx, self.descend_w(ctx, batch))  # w ← w − η_w ∇w L_tr; α stays
+
+
 class FirstOrderBilevel(SampledRule):
     """DARTS 1st order (Eq. 1-2 with w*(α) ≈ w): α descends ``∇α L_val(w, α)``.
 

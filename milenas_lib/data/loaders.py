@@ -159,12 +159,15 @@ def make_search_data(
     device: torch.device | str,
     per_class: int | None = None,
     resolution: int | None = None,
+    val_per_class: int | None = None,
+    eval_batch_size: int | None = None,
 ) -> SearchData:
     """Split the training images and build the search loaders on ``device``.
 
     Both halves are augmented as in DARTS (the α step also sees cropped and
     flipped images); ``val_eval`` walks search-val un-augmented and in order,
-    keeping the last partial batch, for the accuracy we report.  The two
+    keeping the last partial batch, for the accuracy we report (in batches of
+    ``eval_batch_size``, default ``batch_size``).  The two
     shuffled streams get different derived seeds so their crops are unrelated.
     CIFAR-10 (and its synthetic stand-in) is normalised with CIFAR-10's
     statistics, an image set that brings its own (an ImageFolder tree) with
@@ -172,24 +175,27 @@ def make_search_data(
     shrinks them once by area averaging (:func:`downsample`); the crop padding
     shrinks with them (4 px at 32).
     """
-    train_idx, val_idx = search_split(image_set.train_labels, seed, per_class)
+    train_idx, val_idx = search_split(image_set.train_labels, seed, per_class, val_per_class)
     mean, std, provenance = CIFAR_MEAN, CIFAR_STD, image_set.provenance()
     if image_set.statistics is not None:
         mean, std = image_set.statistics(train_idx, f"seed={seed},per_class={per_class}")
         provenance["normalization"] = {"mean": list(mean), "std": list(std), "from": "the search-train half"}
+    provenance["halves"] = {"train": train_idx.numel(), "val": val_idx.numel()}
     images = downsample(image_set.train_images, resolution).to(device)  # one copy shared by the three loaders
     labels = image_set.train_labels.to(device)
     padding = CROP_PADDING * images.shape[-1] // NATIVE_RESOLUTION
 
-    def batches(indices: torch.Tensor, stream: str, augment: bool, shuffle: bool = True) -> TensorBatches:
+    def batches(indices: torch.Tensor, stream: str, augment: bool, shuffle: bool = True,
+                size: int = batch_size) -> TensorBatches:
         return TensorBatches(
-            images, labels, indices, batch_size, device, derive_seed(seed, stream),
+            images, labels, indices, size, device, derive_seed(seed, stream),
             augment=augment, shuffle=shuffle, drop_last=shuffle, crop_padding=padding, mean=mean, std=std,
         )
 
     return SearchData(
         paired=PairedBatches(batches(train_idx, "search-train", True), batches(val_idx, "search-val", True)),
-        val_eval=batches(val_idx, "search-val-eval", augment=False, shuffle=False),
+        val_eval=batches(val_idx, "search-val-eval", augment=False, shuffle=False,
+                         size=eval_batch_size or batch_size),
         split=(train_idx, val_idx),
         provenance=provenance,
     )

@@ -109,9 +109,14 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
         tables=("teaching_final_epoch",)),
     NotebookSpec(
         "10_claims",
-        (Parameter("order_check", True, lambda v, preset: resolve_flag(v, "order_check"),
-                   "also run MiLeNAS λ = 1 in Algorithm 1's order and re-judge the claims with it"),),
-        runs=lambda nb, _: searches(nb, settings.claim_settings(nb.order_check)),
+        (Parameter("order_check", None,
+                   lambda v, preset: preset != "long" if v is None else resolve_flag(v, "order_check"),
+                   "also run MiLeNAS λ = 1 in Algorithm 1's order and re-judge the claims with it; "
+                   "None: on every preset but long (its sweep spends that time on the controls)"),
+         Parameter("controls", None,
+                   lambda v, preset: preset == "long" if v is None else resolve_flag(v, "controls"),
+                   "also run the controls with α frozen; None: on the long preset")),
+        runs=lambda nb, _: searches(nb, settings.claim_settings(nb.order_check, nb.controls)),
         figures=("claims_forest",),
         tables=("claims", "claims_order"),
         reports=("claims",)),

@@ -55,6 +55,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     make_setting("darts_1st", "darts_1st", None, "#999999", "x", ":"),
     make_setting("gdas", "gdas", None, "#0072B2", "^", ":"),
     make_setting("milenas_gumbel", "milenas_gumbel", 1.0, "#009E73", "o", "-"),
+    # Controls: α frozen (softmax mixing, and Gumbel sampling from the frozen α).
+    make_setting("frozen_alpha", "frozen_alpha", None, "#000000", "*", (0, (3, 1, 1, 1))),
+    make_setting("frozen_gumbel", "frozen_gumbel", None, "#000000", "*", (0, (3, 1, 1, 1))),
 )}
 # MiLeNAS λ = 1 stepped in Algorithm 1's order (w first, then α at the new w): does a
 # claim depend on the order (docs/PROTOCOL.md, "Update order")?
@@ -70,11 +73,14 @@ FIG5_SETTINGS = ["gdas", "milenas_gumbel"]
 #: Notebook 10: every setting a claim of §3 compares, and the update-order check.
 CLAIM_SETTINGS = FIG3_SETTINGS + FIG5_SETTINGS
 ORDER_CHECK_SETTING = "milenas_lam1_w_first"
+#: The controls: each family's search with α frozen (softmax mixing; Gumbel sampling).
+CONTROL_SETTINGS = ["frozen_alpha", "frozen_gumbel"]
 
 
-def claim_settings(order_check: bool = True) -> list[str]:
-    """The settings of the claims, with MiLeNAS λ = 1 in Algorithm 1's order when ``order_check``."""
-    return CLAIM_SETTINGS + ([ORDER_CHECK_SETTING] if order_check else [])
+def claim_settings(order_check: bool = True, controls: bool = False) -> list[str]:
+    """The settings of the claims, with MiLeNAS λ = 1 in Algorithm 1's order when ``order_check``
+    and the α-frozen controls when ``controls``."""
+    return CLAIM_SETTINGS + ([ORDER_CHECK_SETTING] if order_check else []) + (CONTROL_SETTINGS if controls else [])
 
 
 def setting(key: str | Setting) -> Setting:

@@ -22,6 +22,9 @@ from ..space.genotype import Genotype
 from ..space.supernet import Supernet, arch_entropy
 
 PARAM_BUCKET_WIDTH = 500_000
+#: The search's first steps whose train losses every record keeps: a fingerprint that another
+#: float path reproduces to a measured tolerance (verify.py; docs/RELIABILITY.md).
+FINGERPRINT_STEPS = 5
 
 
 @dataclass
@@ -76,7 +79,14 @@ def new_record(config: Any, identity: dict, run_facts: dict, model: Supernet) ->
         "supernet_weights": sum(p.numel() for p in model.weights()),
         "epochs": [], "buckets": {"convs": {}, "params": {}},
         "genotype": model.genotype().to_dict(), "time_s": 0.0, "completed": False,
+        "fingerprint": {"train_loss": []},
     }
+
+
+def note_fingerprint(record: dict, epoch: int, step: int, train_loss: float) -> None:
+    """Keep the train loss of the search's first :data:`FINGERPRINT_STEPS` steps."""
+    if epoch == 0 and step < FINGERPRINT_STEPS:
+        record["fingerprint"]["train_loss"].append(train_loss)
 
 
 def epoch_entry(epoch: int, running: RunningSums, val: tuple[float, float], model: Supernet, genotype: Genotype,

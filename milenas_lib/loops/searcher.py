@@ -39,7 +39,7 @@ from ..space.genotype import Genotype
 from ..space.supernet import Supernet
 from .distributed import DistributedContext, all_reduce_sums, average_buffers
 from .search_parallel import broadcast_state, global_stats, make_context, shard
-from .search_record import RunningSums, close_epoch, epoch_entry, new_record
+from .search_record import RunningSums, close_epoch, epoch_entry, new_record, note_fingerprint
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ class Search:
         torch.manual_seed(config.seed)
         self.images = dataset_images(config.dataset, seed=config.seed, data_root=config.data_root)
         self.data = make_search_data(self.images, config.batch_size, config.seed, self.device,
-                                     per_class=config.per_class, resolution=config.resolution)
+                                     per_class=config.per_class, resolution=config.resolution,
+                                     val_per_class=config.val_per_class, eval_batch_size=config.eval_batch_size)
         self.ctx = make_context(config, len(self.images.classes), self.device, parallel)
         self.rule = make_rule(config)
         self.steps_per_epoch = len(self.data.paired)
@@ -232,6 +233,7 @@ class Search:
                                  f"lower the learning rates, e.g. --set w_lr={config.w_lr / 2:g} --set "
                                  f"alpha_lr={config.alpha_lr / 2:g}, and run into a new --out directory")
         self.running.add(stats.train_loss * stats.n, stats.train_correct, stats.n, stats.alpha_s, stats.w_s)
+        note_fingerprint(self.record, self.epoch, self.batch, stats.train_loss)
         self.batch += 1
         return StepEvent(self.epoch, self.batch - 1, self.steps_per_epoch, stats.train_loss,
                          stats.train_correct / stats.n, stats.alpha_s, stats.w_s)

@@ -13,6 +13,8 @@ import torch
 
 import milenas_lib
 
+from .float_path import float_path
+
 REPO_ROOT = Path(milenas_lib.__file__).resolve().parent.parent
 
 
@@ -54,6 +56,7 @@ def provenance(device: torch.device, data_source: Optional[dict] = None) -> dict
         "numpy": numpy.__version__,
         "device": str(device),
         "device_name": device_description(device),
+        "float_path": float_path(device),
         "platform": platform.platform(),
         "data_source": data_source,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,121 @@
+"""What verify checks beyond a same-machine rerun: a record's own consistency, the run-level numbers the
+figures draw, and a rerun on another float path (fingerprint, spread)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from milenas_lib.cli import main
+from milenas_lib.config import TrainConfig, search_config
+from milenas_lib.consistency import consistency_problems
+from milenas_lib.loops.search import run_search
+from milenas_lib.loops.search_record import FINGERPRINT_STEPS
+from milenas_lib.loops.train import run_training
+from milenas_lib.records.float_path import float_path, path_differences
+from milenas_lib.verify import FINGERPRINT_RTOL, verify
+
+TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=None)
+
+
+@pytest.fixture(scope="module")
+def search_record(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("run")
+    run_search(search_config("smoke", method="milenas", **TINY), folder, progress=False)
+    return json.loads((folder / "record.json").read_text())
+
+
+def write(folder: Path, record: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "record.json").write_text(json.dumps(record))
+    return folder / "record.json"
+
+
+def test_records_state_their_float_path_and_fingerprint(search_record):
+    path = search_record["float_path"]
+    assert path["kind"] == "cpu" and path["capability"] and path["threads"] == 1 and path["onednn"]
+    assert not path_differences(path, float_path(__import__("torch").device("cpu")))
+    assert len(search_record["fingerprint"]["train_loss"]) == FINGERPRINT_STEPS
+    assert path_differences(None, path) == ["the record does not say its float path"]
+
+
+@pytest.mark.parametrize("forge", [
+    lambda r: r["genotype"]["normal"].__setitem__(0, ["skip_connect", 0]),
+    lambda r: r["buckets"]["convs"].clear(),
+    lambda r: r.__setitem__("params", r["params"] + 1),
+    lambda r: r["epochs"][0].__setitem__("val_acc", r["epochs"][0]["val_acc"] + 0.01),
+    lambda r: r["epochs"][-1].__setitem__("genotype", r["epochs"][0]["genotype"] | {"normal": []}),
+])
+def test_a_forged_drawn_number_is_caught_without_a_rerun(search_record, forge):
+    forged = copy.deepcopy(search_record)
+    forge(forged)
+    assert consistency_problems(forged)
+
+
+def test_the_true_record_is_consistent_and_an_emptied_one_is_refused(search_record, tmp_path, capsys):
+    assert consistency_problems(search_record) == []
+    emptied = dict(search_record, epochs=[])
+    assert main(["verify", str(write(tmp_path / "empty", emptied))]) == 1
+    assert "no per-epoch results" in capsys.readouterr().out
+    stripped = copy.deepcopy(search_record)
+    del stripped["epochs"][0]["val_acc"]
+    assert "lacks val_acc" in "".join(consistency_problems(stripped))
+
+
+def test_bad_files_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "text.json").write_text("not json")
+    os.mkfifo(tmp_path / "fifo.json")
+    assert main(["verify", str(tmp_path / "text.json")]) == 2
+    assert main(["verify", str(tmp_path / "fifo.json")]) == 2
+    err = capsys.readouterr().err
+    assert "not JSON" in err and "not a regular file" in err and "Traceback" not in err
+
+
+def test_an_untouched_training_record_verifies_and_a_forged_test_accuracy_does_not(tmp_path):
+    config = TrainConfig(dataset="synthetic", epochs=1, batch_size=16, C=4, layers=3, train_per_class=8,
+                         eval_batch_size=64, num_threads=1)
+    record = run_training(config, tmp_path / "train", progress=False).record
+    result = verify(tmp_path / "train" / "record.json")
+    assert result.matches, result.summary()
+    forged = dict(record, final_test_top1=1.0)
+    assert not verify(write(tmp_path / "forged", forged)).matches
+
+
+def test_a_record_from_another_float_path_is_checked_by_fingerprint(search_record, tmp_path):
+    """The record claims another float path: the rerun is not compared bit for bit but by fingerprint;
+    a forged fingerprint is caught."""
+    other = copy.deepcopy(search_record)
+    other["float_path"]["capability"] = "AVX512"
+    result = verify(write(tmp_path / "other", other))
+    assert result.matches and "float path differs" in result.summary(), result.summary()
+    other["epochs"][1]["train_loss"] += 1e-3            # now bits differ: the fingerprint decides
+    other["fingerprint"]["train_loss"][2] *= 1 + 10 * FINGERPRINT_RTOL
+    result = verify(write(tmp_path / "forged", other))
+    assert not result.matches and "fingerprint" in result.summary()
+
+
+CHILD = """
+import sys
+from milenas_lib.config import search_config
+from milenas_lib.loops.search import run_search
+run_search(search_config("smoke", method="gdas", dataset="synthetic", epochs=1, batch_size=8, per_class=None),
+           sys.argv[1], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_record_made_under_another_capability_verifies_by_fingerprint(tmp_path):
+    """A record made in a process forced to ATEN_CPU_CAPABILITY=default, verified in this one."""
+    folder = tmp_path / "default"
+    subprocess.run([sys.executable, "-c", CHILD, str(folder)], check=True,
+                   env={**os.environ, "ATEN_CPU_CAPABILITY": "default"})
+    record = json.loads((folder / "record.json").read_text())
+    assert record["float_path"]["capability"] == "DEFAULT"
+    result = verify(folder)
+    assert result.matches, result.summary()
+    assert "float path differs" in result.summary() or os.environ.get("ATEN_CPU_CAPABILITY") == "default"
