@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from milenas_lib.experiments.claims import (CLAIMS, HOLDS, LAST_EPOCHS, REVERSED, UNMEASURABLE, UNRESOLVED, WEAKER,
-                                            Comparison, claim_verdict, close_margin, evaluate_claims, final_values,
+                                            Comparison, claim_verdict, close_margin, control_checks, evaluate_claims, final_values,
                                             measure, order_sensitivity)
 from milenas_lib.experiments.claims_report import claims_report, claims_table, markdown_table
 from milenas_lib.experiments.stats import Sample, holm, t_cdf, t_quantile
@@ -215,3 +215,10 @@ def test_order_sensitivity_reevaluates_the_parts_with_the_replaced_setting():
     table = order_sensitivity(finals(values), {"milenas_lam1": "milenas_lam1_w_first"}, [ABOVE, SPEED])
     assert list(table["verdict"]) == [HOLDS] and list(table["its verdict"]) == [REVERSED]
     assert not table["same verdict"].any()
+
+
+def test_a_search_is_compared_with_its_frozen_control_only_where_both_ran():
+    values = {"milenas_lam1": [50, 52, 54], "frozen_alpha": [45, 46.5, 49.5], "gdas": [30, 31, 32]}
+    table = control_checks(finals(values, frozen_alpha={"entropy_fall": 0.0}))
+    assert list(table["part"]) == ["C1"] and list(table["verdict"]) == [HOLDS]
+    assert control_checks(finals({"milenas_lam1": [50, 52]})).empty

@@ -23,7 +23,7 @@ per job:
 """
 from __future__ import annotations
 
-from .claims import CLAIMS, evaluate_claims, final_values, order_sensitivity
+from .claims import CLAIMS, control_checks, evaluate_claims, final_values, order_sensitivity
 from .claims_report import claims_report, claims_table, load_speed_benchmark, sweep_speed
 from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
 from .frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype, final_table,
@@ -45,7 +45,7 @@ from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
 __all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",
-           "final_values", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
+           "final_values", "control_checks", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
            "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
            "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES",
            "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",

@@ -176,7 +176,8 @@ def _method_lines(margin: float) -> list[str]:
 
 
 def claims_report(claims: pd.DataFrame, order: pd.DataFrame, context: Mapping[str, str], preset: str,
-                  speed: Optional[Mapping] = None, sweep: Optional[Mapping] = None) -> str:
+                  speed: Optional[Mapping] = None, sweep: Optional[Mapping] = None,
+                  controls: Optional[pd.DataFrame] = None) -> str:
     """``claims.md``: what was run, the table of claims (one row per claim), the parts table, the speed-up's
     benchmark and the sweep's ratio beside it, whether the update order matters, and how verdicts are made."""
     lines = ["# The paper's claims, measured", ""]
@@ -190,6 +191,13 @@ def claims_report(claims: pd.DataFrame, order: pd.DataFrame, context: Mapping[st
                   "MiLeNAS λ = 1 in Algorithm 1's order (`w_then_alpha`: w first, then α at the new w), "
                   "same seeds (docs/PROTOCOL.md, \"Update order\"); raw 95 % intervals, gates applied:", "",
                   markdown_table(order), ""]
+    if controls is not None and not controls.empty:
+        lines += ["## Does the search beat α frozen? (controls, exploratory)", "",
+                  "Each search against its control with α never stepped (`frozen_alpha`: softmax mixing; "
+                  "`frozen_gumbel`: Gumbel sampling from the frozen, near-uniform α), same seeds; raw 95 % "
+                  "intervals, outside the Holm family. Where a search does not beat its control, its claims "
+                  "are about how w was trained, not about the architecture search.", "",
+                  markdown_table(claims_table(controls, preset)), ""]
     margins = claims.loc[claims["kind"] == "close", "margin"]
     return "\n".join(lines + _method_lines(float(margins.iloc[0]) if len(margins) else math.nan))
 

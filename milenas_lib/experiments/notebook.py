@@ -93,16 +93,18 @@ class Notebook:
         return self.outputs.save_figure(fig, name, caption, records, **describe)
 
     def save_claims(self, claims, order, records: Sequence[dict], speed: Optional[Mapping] = None,
-                    times=None) -> SavedPaths:
+                    times=None, controls=None) -> SavedPaths:
         """``results/<preset>/claims.md`` (the claims and parts tables, :mod:`.claims_report`) and ``claims.json``
         (every part's numbers: per-seed values, mean, std, raw and Holm-adjusted intervals, p-values, verdict
         and reason), the step benchmark and the sweep's time ratio beside it (``times``: per-run search
-        times), the update-order check, and what was run (preset, data, device, n, wall time)."""
+        times), the update-order check, the searches against their α-frozen ``controls``, and what was run
+        (preset, data, device, n, wall time)."""
         context = claims_context(records, self.preset)
         sweep = sweep_speed(times, records) if times is not None else None
-        markdown = claims_report(claims, order, context, self.preset, speed, sweep)
+        markdown = claims_report(claims, order, context, self.preset, speed, sweep, controls)
         data = {"context": context, "claims": claims.to_dict("records"), "speed_benchmark": speed,
-                "speed_sweep": sweep, "order": order.to_dict("records")}
+                "speed_sweep": sweep, "order": order.to_dict("records"),
+                "controls": [] if controls is None else controls.to_dict("records")}
         return self.outputs.save_report("claims", markdown, data, "The paper's claims: measured effects, "
                                         "95 % intervals and verdicts", records)
 
