@@ -199,3 +199,60 @@ def format_table(report: dict) -> str:
         lines.append(f"evaluation train step {e['network']} (batch {e['batch']}): {e['median_ms']:.1f} ms, "
                      f"{e['images_per_s']:.1f} images/s, peak {e['peak_mem_mib']:.0f} MiB")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Claim 4: the speed-up of MiLeNAS over second-order DARTS, measured in one run.
+
+#: The two settings claim 4 compares (docs/PROTOCOL.md, "Claims").
+SPEEDUP_PAIR = ("darts_2nd", "milenas_lam1")
+
+
+def machine_state() -> dict:
+    """What the timings depend on besides the code: load average, CPU model and vector capability, threads."""
+    import os
+    import platform
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    return {"loadavg": [round(x, 2) for x in os.getloadavg()], "cpu": model, "cpus": os.cpu_count(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
+
+
+def interleaved_speedup(preset: str = "medium", repeats: int = 5, warmup: int = 1) -> dict:
+    """Search steps of ``darts_2nd`` and MiLeNAS λ = 1 timed alternately in one process, one thread, on random
+    tensors of the preset's shape: each repeat times one step of each, the one going first alternating
+    (ABBA...), so that a change in the machine's load hits both alike.  Returns the per-pair times keyed by
+    setting, which :mod:`milenas_lib.experiments.claims` reads for claim 4: the process's CPU seconds per step
+    (one thread: the step's compute, whatever share of the machine other processes take), with the wall
+    seconds beside them (``wall_s``; the same on a quiet machine)."""
+    from .experiments.settings import SETTINGS
+    torch.set_num_threads(1)
+    steppers = {}
+    for key in SPEEDUP_PAIR:
+        config = search_config(preset, **SETTINGS[key].overrides, device="cpu", num_threads=1)
+        torch.manual_seed(config.seed)
+        ctx, rule = SearchContext.from_config(config, device=torch.device("cpu")), make_rule(config)
+        rule.new_epoch(0, config.epochs)
+        batch = synthetic_batch(config.batch_size, torch.device("cpu"), config.channels_last,
+                                resolution=config.resolution)
+        steppers[key] = (lambda rule=rule, ctx=ctx, batch=batch: rule.step(ctx, batch))
+    for _ in range(warmup):
+        for step in steppers.values():
+            step()
+    before, pairs = machine_state(), []
+    for repeat in range(repeats):
+        order = SPEEDUP_PAIR if repeat % 2 == 0 else SPEEDUP_PAIR[::-1]
+        pair = {"first": order[0], "wall_s": {}}
+        for key in order:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            steppers[key]()
+            pair[key] = time.process_time() - start_cpu
+            pair["wall_s"][key] = time.perf_counter() - start
+        pairs.append(pair)
+    config = search_config(preset, method="milenas")
+    return {"preset": preset, "repeats": repeats, "warmup": warmup, "pairs": pairs,
+            "what": f"one search step each of {' and '.join(SPEEDUP_PAIR)} on random tensors, preset {preset} "
+                    f"(C={config.C}, {config.layers} cells, batch {config.batch_size}, {config.resolution} px), "
+                    "one thread, alternating which goes first; CPU time of the process per step",
+            **before, "loadavg_end": machine_state()["loadavg"]}

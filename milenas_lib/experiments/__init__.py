@@ -13,7 +13,8 @@ per job:
 * :mod:`.store`: the run store and the dispatch of missing runs;
 * :mod:`.frames`: run records as tidy frames, mean ± std, smoothing, last epoch;
 * :mod:`.paper`: every number quoted from the paper, and its claims checked;
-* :mod:`.claims`: the claims as paired effects with 95 % intervals and computed verdicts (notebook 10);
+* :mod:`.claims`: the claims as gated, paired effects with Holm-corrected intervals and computed verdicts
+  (notebook 10; :mod:`.claims_report` writes them, :mod:`.stats` holds the t distribution and Holm);
 * :mod:`.tables`: Tables 1 and 2, ours beside the quoted rows;
 * :mod:`.outputs`: what a notebook writes (figures, tables, provenance, manifest);
 * :mod:`.gradient_error`, :mod:`.evaluation`, :mod:`.teaching`: notebooks 8, 6-7 and 9;
@@ -22,7 +23,8 @@ per job:
 """
 from __future__ import annotations
 
-from .claims import (CLAIMS, claims_report, claims_table, evaluate_claims, final_values, order_sensitivity)
+from .claims import CLAIMS, control_checks, evaluate_claims, final_values, order_sensitivity
+from .claims_report import claims_report, claims_table, load_speed_benchmark, sweep_speed
 from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
 from .frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype, final_table,
                      genotype_table, mean_std, records_frame, records_of, run_genotypes, search_time_frame, smooth,
@@ -43,7 +45,7 @@ from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
 __all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",
-           "final_values", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
+           "final_values", "control_checks", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
            "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
            "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES",
            "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",

@@ -37,6 +37,17 @@ def best_run(records: Sequence[dict]) -> dict:
     return max(records, key=lambda r: r["epochs"][-1]["val_acc"])
 
 
+#: Class counts of the search datasets, for records written before they carried ``num_classes``.
+_DATASET_CLASSES = {"cifar10": 10, "synthetic": 10}
+
+
+def record_num_classes(record: dict) -> Optional[int]:
+    """The number of classes a search classified (None when neither the record nor its dataset says)."""
+    if record.get("num_classes"):
+        return int(record["num_classes"])
+    return _DATASET_CLASSES.get(record.get("config", {}).get("dataset", "cifar10"))
+
+
 def _run_columns(record: dict) -> dict:
     return {"setting": record.get("setting", record["method"]), "label": record.get("label", record["method"]),
             "method": record["method"], "lam": record["lam"], "seed": record["seed"]}
@@ -57,7 +68,8 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
                 "entropy_reduce": entry["entropy"]["reduce"], "w_lr": entry["w_lr"],
                 "alpha_step_s": entry["alpha_step_s"], "w_step_s": entry["w_step_s"], "eval_s": entry["eval_s"],
                 "phase": entry.get("phase", record["method"]), "tau": entry.get("tau"),
-                "genotype": entry["genotype_text"],
+                "genotype": entry["genotype_text"], "num_classes": record_num_classes(record),
+                "resolution": record["config"].get("resolution", 32),
             })
     return pd.DataFrame(rows)
 
@@ -92,6 +104,14 @@ def final_epoch(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of each run's last epoch."""
     last = frame.groupby(["setting", "seed"])["epoch"].transform("max")
     return frame[frame["epoch"] == last]
+
+
+def last_epochs_mean(frame: pd.DataFrame, values: Sequence[str], epochs: int) -> pd.DataFrame:
+    """One row per run (setting, seed): each of ``values`` averaged over the run's last ``epochs`` epochs
+    (fewer when the run is shorter), so that one noisy epoch does not decide a comparison."""
+    frame = frame.sort_values(["setting", "seed", "epoch"])
+    tail = frame.groupby(["setting", "seed"], sort=False).tail(max(1, int(epochs)))
+    return tail.groupby(["setting", "seed"], sort=False)[list(values)].mean().reset_index()
 
 
 def final_table(epochs: pd.DataFrame, values: Sequence[str] = ("train_acc", "val_acc", "gap")) -> pd.DataFrame:

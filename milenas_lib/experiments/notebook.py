@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
-from .claims import claims_context, claims_report, claims_table
+from .claims_report import claims_context, claims_report, sweep_speed
 from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
 from .outputs import NotebookOutputs, SavedPaths, figure_detail
@@ -92,13 +92,19 @@ class Notebook:
                     **describe: Any) -> SavedPaths:
         return self.outputs.save_figure(fig, name, caption, records, **describe)
 
-    def save_claims(self, claims, order, records: Sequence[dict]) -> SavedPaths:
-        """``results/<preset>/claims.md`` (the reader's table, :func:`.claims.claims_table`) and ``claims.json``
-        (every part's numbers: mean, std, 95 % interval, n, verdict), the update-order check, and what was
-        run (preset, data, device, n, wall time)."""
+    def save_claims(self, claims, order, records: Sequence[dict], speed: Optional[Mapping] = None,
+                    times=None, controls=None) -> SavedPaths:
+        """``results/<preset>/claims.md`` (the claims and parts tables, :mod:`.claims_report`) and ``claims.json``
+        (every part's numbers: per-seed values, mean, std, raw and Holm-adjusted intervals, p-values, verdict
+        and reason), the step benchmark and the sweep's time ratio beside it (``times``: per-run search
+        times), the update-order check, the searches against their α-frozen ``controls``, and what was run
+        (preset, data, device, n, wall time)."""
         context = claims_context(records, self.preset)
-        markdown = claims_report(claims_table(claims, self.preset), order, context)
-        data = {"context": context, "claims": claims.to_dict("records"), "order": order.to_dict("records")}
+        sweep = sweep_speed(times, records) if times is not None else None
+        markdown = claims_report(claims, order, context, self.preset, speed, sweep, controls)
+        data = {"context": context, "claims": claims.to_dict("records"), "speed_benchmark": speed,
+                "speed_sweep": sweep, "order": order.to_dict("records"),
+                "controls": [] if controls is None else controls.to_dict("records")}
         return self.outputs.save_report("claims", markdown, data, "The paper's claims: measured effects, "
                                         "95 % intervals and verdicts", records)
 

@@ -27,35 +27,56 @@ def _present(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
     return [k for k in keys if k in have]
 
 
-def band_plot(ax, curves: pd.DataFrame, value: str, keys: Sequence[str], x: str = "epoch") -> None:
+def band_plot(ax, curves: pd.DataFrame, value: str, keys: Sequence[str], x: str = "epoch",
+              overlay: Optional[tuple[str, str]] = None) -> None:
     """The mean of ``value`` per setting and ``x`` (rows of ``curves`` with that
-    ``value``), with a ± std band when n > 1."""
+    ``value``), with a ± 1 SD band when n > 1 (one legend entry says so).
+    ``overlay = (top, beneath)``: two settings whose curves coincide for a while
+    (the switch runs bilevel first): ``beneath`` is drawn thick with large hollow
+    markers, ``top`` over it, dashed with small filled markers, so both show."""
     summary = curves[curves["value"] == value]
+    banded = False
     for key in _present(summary, keys):
         spec = setting(key)
         part = summary[summary["setting"] == key].sort_values(x)
         n = int(part["n"].max())
-        ax.plot(part[x], part["mean"], color=spec.color, marker=spec.marker, linestyle=spec.linestyle,
-                label=f"{spec.label}, n={n}", markevery=max(1, len(part) // 12))
+        style = {"markevery": max(1, len(part) // 12), "zorder": 2}
+        if overlay and key == overlay[0]:
+            style.update(zorder=6, markersize=4.5, linewidth=1.4, linestyle="--", markevery=1)
+        elif overlay and key == overlay[1]:
+            style.update(zorder=5, markersize=10, linewidth=2.6, markerfacecolor="white", markeredgewidth=1.6)
+        ax.plot(part[x], part["mean"], **{"color": spec.color, "marker": spec.marker, "linestyle": spec.linestyle,
+                                          "label": f"{spec.label}, n={n}", **style})
         if n > 1:
+            banded = True
             ax.fill_between(part[x], part["mean"] - part["std"], part["mean"] + part["std"], color=spec.color,
                             alpha=0.15, linewidth=0)
+    if banded:  # say what a band is, once
+        ax.fill_between([], [], [], color="0.5", alpha=0.3, linewidth=0, label="band: mean ± 1 SD over the n seeds")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _value_column(ax, rows: Sequence[float], texts: Sequence[str]) -> None:
+    """Value labels in a column right of the axes, where no whisker or dot can cover them."""
+    for row, text in zip(rows, texts):
+        ax.annotate(text, (1.01, row), xycoords=("axes fraction", "data"), va="center", ha="left", fontsize=8.5,
+                    annotation_clip=False)
+
+
 def _bar_with_seeds(ax, frame: pd.DataFrame, value: str, keys: Sequence[str], xlabel: str) -> None:
-    """Horizontal bars: mean over seeds, std whisker, each seed as a dot."""
+    """Horizontal bars: mean over seeds, ± 1 SD whisker, each seed as a dot; the mean written right of the axes."""
     keys = _present(frame, keys)
+    means = []
     for row, key in enumerate(keys):
         spec = setting(key)
         values = frame.loc[frame["setting"] == key, value]
         ax.barh(row, values.mean(), xerr=values.std() if len(values) > 1 else None, color=spec.color, alpha=0.75,
                 edgecolor="black", linewidth=0.6, capsize=3)
         ax.plot(values, np.full(len(values), row), "o", color="black", markersize=3.5, zorder=3)
-        ax.text(values.mean(), row, f"  {values.mean():+.1f}" if "gap" in value else f"  {values.mean():.1f}",
-                va="center", ha="left" if values.mean() >= 0 else "right", fontsize=8.5)
+        means.append(f"{values.mean():+.1f}" if "gap" in value else f"{values.mean():.1f}")
     ax.set_yticks(range(len(keys)), [f"{setting(k).label}, n={int((frame['setting'] == k).sum())}" for k in keys])
     ax.invert_yaxis()
+    _value_column(ax, range(len(keys)), means)
     ax.set_xlabel(xlabel)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.grid(axis="y", visible=False)
@@ -74,9 +95,9 @@ def fig_train_val_gap(curves: pd.DataFrame, final: pd.DataFrame, keys: Sequence[
     ax.set_xlabel("search epoch")
     ax.set_ylabel("train acc − search-val acc (percentage points)")
     ax.set_title("(a) gap over the search" + (f" ({smooth_window}-epoch moving average)" if smooth_window > 1 else ""))
-    ax.legend(loc="best")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     _bar_with_seeds(bar_ax, final, "gap", keys, "gap at the last epoch (percentage points)")
-    bar_ax.set_title("(b) last epoch: mean ± std, dots = seeds")
+    bar_ax.set_title("(b) last epoch: mean (bar, value at right), ± 1 SD whisker, dots = seeds", fontsize=10)
     titled(fig, "Fig. 2 · Train-validation accuracy gap during the search "
                 "(paper: single-level largest, bilevel smallest, MiLeNAS between, ordered by λ)", detail)
     return fig
@@ -86,7 +107,7 @@ def fig_search_val_accuracy(curves: pd.DataFrame, keys: Sequence[str], detail: s
                             switch_epoch: Optional[int] = None):
     """Fig. 3a: search-validation accuracy over epochs (``curves`` of ``val_acc``), with the switch marked."""
     fig, ax = figure(figsize=(10.5, 4.8))
-    band_plot(ax, curves, "val_acc", keys)
+    band_plot(ax, curves, "val_acc", keys, overlay=("switch", "darts_2nd"))
     accuracy = curves[curves["value"] == "val_acc"]
     if accuracy["mean"].min() < 20:  # short runs: show where guessing would be
         ax.axhline(10, color="0.4", linestyle=":", linewidth=1, label="chance (10 classes)")
@@ -97,6 +118,9 @@ def fig_search_val_accuracy(curves: pd.DataFrame, keys: Sequence[str], detail: s
                     fontsize=8.5, color=SETTINGS["switch"].color)
     ax.set_xlabel("search epoch")
     ax.set_ylabel("search-val accuracy (%, un-augmented)")
+    if switch_epoch is not None and "switch" in set(accuracy["setting"]):
+        ax.plot([], [], " ", label=f"(the switch runs bilevel for its first {switch_epoch} epochs:\n"
+                                   " its dashed curve lies on the hollow bilevel markers)")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     titled(fig, "Fig. 3a · Search-validation accuracy (paper: MiLeNAS λ = 1, 0.1 above bilevel; "
                 "single-level lowest)", detail)
@@ -132,12 +156,14 @@ def fig_search_time(times: pd.DataFrame, keys: Sequence[str], detail: str, refer
             left += width
         n = int((times["setting"] == key).sum())
         error = stds.get(key)
+        whisker = 0.0
         if n > 1 and error is not None and np.isfinite(error):
             ax.errorbar(left, row, xerr=error / scale, color="black", capsize=3, linewidth=1)
+            whisker = error / scale
         ratio = ""
         if reference in means.index and key != reference:
             ratio = f"  ({means.loc[key, 'time_s'] / means.loc[reference, 'time_s']:.2f}x {setting(reference).label})"
-        ax.text(left, row, f"  {left:.1f} {unit}{ratio}", va="center", fontsize=8.5)
+        ax.text(left + whisker, row, f"  {left:.1f} {unit}{ratio}", va="center", fontsize=8.5)  # past the whisker
     ax.set_yticks(range(len(keys)), [_time_label(times, k) for k in keys])
     ax.invert_yaxis()
     cpu = times["device"].astype(str).str.startswith("cpu").any()
@@ -154,41 +180,53 @@ def fig_search_time(times: pd.DataFrame, keys: Sequence[str], detail: str, refer
 # ---------------------------------------------------------------------------
 # Fig. 5
 
+def _unlike(final: pd.DataFrame) -> str:
+    """Where our Fig. 5 numbers and the paper's differ in what they measure."""
+    epochs = int(final["epoch"].max())
+    pixels = f"{int(final['resolution'].max())} px" if "resolution" in final else "our resolution"
+    return (f"not like for like: ours = argmax cell, un-augmented images, {epochs} epochs, {pixels};\n"
+            "paper = the authors' code: cell sampled at evaluation, augmented images, 250 epochs, 32 px")
+
+
 def fig_gumbel(curves: pd.DataFrame, final: pd.DataFrame, detail: str):
     """Fig. 5: GDAS against MiLeNAS (Gumbel): search-val accuracy over epochs
-    (``curves`` of ``val_acc`` and ``tau``), and the last epoch's (``final``)
-    beside the paper's quoted values."""
+    (``curves`` of ``val_acc`` and ``tau``) on a 0-100 % axis with chance drawn,
+    so that wiggles at chance do not read as a trend, and the last epoch's
+    (``final``) beside the paper's quoted values, with where the two differ."""
     keys = _present(final, ["gdas", "milenas_gumbel"])
-    fig, (ax, bar_ax) = figure(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [1.5, 1]})
+    fig, (ax, bar_ax) = figure(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1.5, 1]}, sharey=True)
     band_plot(ax, curves, "val_acc", keys)
     ax.set_xlabel("search epoch")
     ax.set_ylabel("search-val accuracy (%, argmax architecture)")
+    ax.set_ylim(0, 100)
     ax.set_title("(a) ours over the search")
     ax.axhline(10, color="0.4", linestyle=":", linewidth=1, label="chance (10 classes)")
-    ax.legend(loc="best")
+    ax.legend(loc="upper left", fontsize=8)
     tau = curves[curves["value"] == "tau"].dropna(subset=["mean"]).groupby("epoch")["mean"].mean()
     if not tau.empty:
         ax.set_title(f"(a) ours over the search (Gumbel τ {tau.iloc[0]:g} → {tau.iloc[-1]:g})")
-    final = final.groupby("setting")["val_acc"]
     width = 0.38
     for i, key in enumerate(keys):
         spec = setting(key)
-        ours = final.mean()[key]
-        n = int(final.count()[key])
+        values = final.loc[final["setting"] == key, "val_acc"]
+        ours, spread = values.mean(), (values.std() if len(values) > 1 else 0.0)
         bar_ax.bar(i - width / 2, ours, width, color=spec.color, edgecolor="black", linewidth=0.6,
-                   yerr=final.std()[key] if n > 1 else None, capsize=3, label="ours, last epoch" if i == 0 else None)
-        bar_ax.text(i - width / 2, ours, f"{ours:.1f}", ha="center", va="bottom", fontsize=8.5)
+                   yerr=spread if len(values) > 1 else None, capsize=3,
+                   label="ours, last epoch (± 1 SD, dots = seeds)" if i == 0 else None)
+        bar_ax.plot(np.full(len(values), i - width / 2), values, "o", color="black", markersize=3, zorder=3)
+        top = max(ours + spread, values.max())  # the label sits above the whisker and the dots
+        bar_ax.text(i - width / 2, top + 2, f"{ours:.1f}", ha="center", va="bottom", fontsize=8.5)
         bar_ax.bar(i + width / 2, PAPER_FIG5[key], width, **QUOTED_STYLE,
                    label="paper (quoted), 250 epochs" if i == 0 else None)
-        bar_ax.text(i + width / 2, PAPER_FIG5[key], f"{PAPER_FIG5[key]:.2f}\n(test err {PAPER_FIG5_ERRORS[key]}%)",
+        bar_ax.text(i + width / 2, PAPER_FIG5[key] + 1, f"{PAPER_FIG5[key]:.2f}\n(test err {PAPER_FIG5_ERRORS[key]}%)",
                     ha="center", va="bottom", fontsize=8)
-    bar_ax.set_xticks(range(len(keys)), [f"{setting(k).label}\n(n={int(final.count()[k])})" for k in keys])
+    bar_ax.set_xticks(range(len(keys)), [f"{setting(k).label}\n(n={int((final['setting'] == k).sum())})"
+                                         for k in keys])
     bar_ax.axhline(10, color="0.4", linestyle=":", linewidth=1, label="chance (10 classes)")
-    bar_ax.set_ylabel("search-val accuracy (%)")
-    bar_ax.set_ylim(0, 100)
     bar_ax.set_title("(b) final accuracy, ours vs paper")
     bar_ax.legend(loc="upper left", fontsize=8)
     bar_ax.grid(axis="x", visible=False)
+    bar_ax.text(0.5, -0.3, _unlike(final), transform=bar_ax.transAxes, ha="center", va="top", fontsize=7.5)
     titled(fig, "Fig. 5 · GDAS vs MiLeNAS (Gumbel) (paper: 65.79% vs 69.56% search-val accuracy)", detail)
     return fig
 
