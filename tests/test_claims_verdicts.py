@@ -105,6 +105,8 @@ def test_the_speed_up_holds_above_three_is_weaker_between_one_and_three_and_reve
     weaker = measure(finals({}), SPEED, benchmark([2.2, 2.3, 2.25, 2.2], [1, 1, 1, 1]))
     assert weaker["verdict"] == WEAKER and weaker["mean"] == pytest.approx(2.237, abs=1e-3)
     assert measure(finals({}), SPEED, benchmark([0.5, 0.6, 0.55], [1, 1, 1]))["verdict"] == REVERSED
+    # faster for sure, but the interval still covers 3: the size is not resolved, not "weaker"
+    assert measure(finals({}), SPEED, benchmark([2.4, 3.1, 2.6, 3.0], [1, 1, 1, 1]))["verdict"] == UNRESOLVED
 
 
 def test_the_speed_up_is_never_reversed_when_milenas_is_faster_in_every_pair():

@@ -19,8 +19,9 @@ epochs.  Then, in this order (docs/PROTOCOL.md, "Gates" and "Claims"):
    step-down (:func:`.stats.holm`).  The raw 95 % interval is kept beside it;
 3. **verdict** from the adjusted interval: *holds* (the paper's side of the
    line: above 0; above the stated factor for a speed-up; inside the margin for
-   "close"), *weaker than claimed* (a speed-up above 1 but not above the
-   factor), *reversed* (wholly on the other side), *not resolved at this scale*.
+   "close"), *weaker than claimed* (a speed-up whose interval lies above 1 and
+   below the factor), *reversed* (wholly on the other side), *not resolved at
+   this scale* (the interval covers the line: 0, or 1 or the factor).
 
 Nothing here is written by hand: change the runs and the verdicts change with them.
 """
@@ -261,7 +262,8 @@ def verdict_of(low: float, high: float, comparison: Comparison, margin: float = 
     if comparison.kind == "ratio":
         if low > comparison.size:
             return HOLDS
-        return WEAKER if low > 1.0 else REVERSED if high < 1.0 else UNRESOLVED
+        # Weaker only when the interval also excludes the claimed size; one that covers it is unresolved.
+        return WEAKER if 1.0 < low and high < comparison.size else REVERSED if high < 1.0 else UNRESOLVED
     return HOLDS if low > 0 else REVERSED if high < 0 else UNRESOLVED
 
 
