@@ -26,6 +26,11 @@ from .registry import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
 
+#: --download's help, shared by every command that has the flag.
+DOWNLOAD_HELP = ("first fetch the official CIFAR-10 (md5-checked, by torchvision; needs internet) into --data-root, "
+                 "or ~/.cache/milenas-kit/cifar10 (MILENAS_CACHE_DIR) without one; a complete copy is kept")
+
+
 class UsageError(Exception):
     """Bad input found before any work: printed as one line, exit status 2."""
 
@@ -78,9 +83,23 @@ def _search_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _download_first(args: argparse.Namespace, dataset: str) -> None:
+    """``--download``: fetch the official CIFAR-10 before any work, into ``--data-root`` (or the
+    default download folder, which the data loader searches), and run on that copy."""
+    if not args.download:
+        return
+    if dataset != "cifar10":
+        raise UsageError(f"--download fetches CIFAR-10 only; drop it for --data {dataset}")
+    from .data import download_cifar10
+
+    args.data_root = str(download_cifar10(args.data_root))
+    print(f"data: official CIFAR-10 in {args.data_root}", file=sys.stderr)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .loops.search import run_search
 
+    _download_first(args, args.data or "cifar10")
     seeds = args.seeds if args.seeds else [args.seed]
     configs = [search_config(args.preset, **{**_search_overrides(args), "seed": seed}) for seed in seeds]
     for config in configs:
@@ -123,6 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .loops.train import run_training
 
     resolve_genotype(args.genotype)  # an unknown name fails here, listing the valid ones
+    _download_first(args, args.dataset)
     overrides: dict = {"genotype": args.genotype, "seed": args.seed, "device": args.device}
     for name in ("epochs", "batch_size", "data_root", "num_threads", "workers", "bf16", "channels_last", "compile",
                  "auxiliary"):
@@ -244,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cifar10 (default), synthetic, or imagefolder:PATH[@RES]: your own images in "
                         "PATH/<class>/<image>, resized to RESxRES (default 32)")
     search.add_argument("--data-root", help="folder with cifar-10-batches-py or the JPEG archive")
+    search.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     search.add_argument("--num-threads", type=_positive_int)
     search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
                         help="any other SearchConfig setting, VALUE as JSON, e.g. --set C=8 --set per_class=null")
@@ -260,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", default="smoke", choices=tuple(TRAIN_PRESETS))
     train.add_argument("--data-root", help="cifar10: folder with cifar-10-batches-py or the JPEG archive; "
                        "imagenet: ImageFolder tree with train/ and val/")
+    train.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int, help="global batch, over all processes")
