@@ -99,18 +99,33 @@ def _download_first(args: argparse.Namespace, dataset: str) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     from .loops.search import run_search
 
+    if args.store is not None and args.out:
+        raise UsageError("--store chooses the run's folder in the notebooks' run store; drop --out")
     _download_first(args, args.data or "cifar10")
     seeds = args.seeds if args.seeds else [args.seed]
     configs = [search_config(args.preset, **{**_search_overrides(args), "seed": seed}) for seed in seeds]
     for config in configs:
-        lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
-        out = Path(args.out) if args.out and len(configs) == 1 else Path(args.out or "runs/search") / (
-            f"{config.method}{lam}_{args.preset}_seed{config.seed}")
+        out = _search_folder(args, config, len(configs))
         result = run_search(config, out, progress=not args.quiet)
         if os.environ.get("RANK", "0") == "0":  # under torchrun only process 0 reports
             print(f"record: {out / RECORD_NAME}")
             print(f"genotype: {result.genotype}")
     return 0
+
+
+def _search_folder(args: argparse.Namespace, config, runs: int) -> Path:
+    """``--out``, or a folder per seed under ``runs/search``, or with ``--store`` the folder the
+    notebooks read this run from (same identity and trust checks as their own runs)."""
+    if args.store is not None:
+        from .experiments.store import store_folder
+        from .records.trust import settle
+
+        out = store_folder(config, args.preset, args.store or None)
+        settle(out, log=lambda line: print(line, file=sys.stderr))  # as the notebooks' runner does first
+        return out
+    lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
+    return Path(args.out) if args.out and runs == 1 else Path(args.out or "runs/search") / (
+        f"{config.method}{lam}_{args.preset}_seed{config.seed}")
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -269,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
                         help="any other SearchConfig setting, VALUE as JSON, e.g. --set C=8 --set per_class=null")
     search.add_argument("--out", help="run directory (default runs/search/<method>_<preset>_seed<S>)")
+    search.add_argument("--store", nargs="?", const="", metavar="OUTPUT_ROOT",
+                        help="write the run into the notebooks' run store (OUTPUT_ROOT/results/runs/<preset>/...; "
+                        "default: this checkout's), where a notebook of the same preset and settings reads it "
+                        "instead of training it")
     search.add_argument("--quiet", action="store_true", help="no progress bars")
     search.set_defaults(run=cmd_search)
 
