@@ -106,7 +106,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     configs = [search_config(args.preset, **{**_search_overrides(args), "seed": seed}) for seed in seeds]
     for config in configs:
         out = _search_folder(args, config, len(configs))
-        result = run_search(config, out, progress=not args.quiet)
+        observe = _tensorboard_writer(args, out)
+        try:
+            result = run_search(config, out, progress=not args.quiet, observe=observe)
+        finally:
+            if observe is not None:
+                observe.close()
         if os.environ.get("RANK", "0") == "0":  # under torchrun only process 0 reports
             print(f"record: {out / RECORD_NAME}")
             print(f"genotype: {result.genotype}")
@@ -126,6 +131,17 @@ def _search_folder(args: argparse.Namespace, config, runs: int) -> Path:
     lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
     return Path(args.out) if args.out and runs == 1 else Path(args.out or "runs/search") / (
         f"{config.method}{lam}_{args.preset}_seed{config.seed}")
+
+
+def _tensorboard_writer(args: argparse.Namespace, out: Path):
+    """``--tensorboard DIR``: the run's epochs as event files in ``DIR/<run>`` (the store's
+    runs as ``DIR/<setting>/<folder>``), written from the record as each epoch closes."""
+    if not args.tensorboard:
+        return None
+    from .loops.tensorboard import TensorBoardWriter
+
+    name = Path(out.parent.name) / out.name if args.store is not None else Path(out.name)
+    return TensorBoardWriter(Path(args.tensorboard).expanduser() / name)
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -189,8 +205,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_table, run_bench
 
-    report = run_bench(args.device, args.size, args.methods, args.steps, num_threads=args.num_threads,
-                       channels_last=args.channels_last)
+    try:
+        report = run_bench(args.device, args.size, args.methods, args.steps, num_threads=args.num_threads,
+                           channels_last=args.channels_last, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("bench: interrupted; its worker process is stopped, nothing was saved", file=sys.stderr)
+        return 130
     if not args.json:
         print(format_table(report))
     print(json.dumps(report))
@@ -247,9 +267,11 @@ def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseE
     from .records.run_dir import CheckpointMismatchError, CorruptRunError, GPUOutOfMemoryError, OutDirError
     from .records.provenance import DeviceUnavailableError
 
+    from .loops.tensorboard import TensorBoardUnavailable
+
     bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
                  RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError,
-                 ImageTreeError)
+                 ImageTreeError, TensorBoardUnavailable)
     return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
 
 
@@ -288,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the run into the notebooks' run store (OUTPUT_ROOT/results/runs/<preset>/...; "
                         "default: this checkout's), where a notebook of the same preset and settings reads it "
                         "instead of training it")
+    search.add_argument("--tensorboard", metavar="DIR", help="also write each run's per-epoch curves, τ, step times and "
+                        "α heatmaps as TensorBoard events under DIR (record.json stays the source; needs the "
+                        "tensorboard extra)")
     search.add_argument("--quiet", action="store_true", help="no progress bars")
     search.set_defaults(run=cmd_search)
 

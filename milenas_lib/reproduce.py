@@ -1,4 +1,4 @@
-"""``python -m milenas_lib.reproduce --preset smoke|paper``: every figure and table.
+"""``python -m milenas_lib.reproduce --preset smoke|medium|paper``: every figure and table.
 
 First trains every run the notebooks need and the run store lacks, several
 at a time (:mod:`milenas_lib.executor`); then runs each notebook of
@@ -259,9 +259,10 @@ def write_index(output_root: Optional[Path] = None, preset: str = "smoke") -> Pa
                   f"Finished {timing['finished']}, code {timing.get('git_commit')}; total "
                   f"{timing['total_s'] / 60:.1f} min" + ("" if timing.get("complete_run") else
                                                          " (last partial run; per-notebook times merged)") + ".", "",
-                  "| notebook | time | executed copy |", "| --- | ---: | --- |"]
-        for name, seconds in timing["notebooks"].items():
-            lines.append(f"| {name} | {seconds:.0f} s | [executed/{name}.ipynb](executed/{name}.ipynb) |")
+                  "| notebook | time | executed copy (on the machine that ran it; never committed) |",
+                  "| --- | ---: | --- |"]
+        for name, seconds in timing["notebooks"].items():  # a path, not a link: git ignores executed/
+            lines.append(f"| {name} | {seconds:.0f} s | `executed/{name}.ipynb` |")
         lines.append("")
     for kind, title in (("figure", "Figures"), ("table", "Tables"), ("report", "Reports")):
         lines += [f"## {title}", "", f"| {kind} | notebook | preset | data source | n | caption |",

@@ -39,6 +39,8 @@ lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back
 from milenas_lib import experiments as ex, explorers, plots, space
 
 nb = ex.open_notebook("01_search_walkthrough", globals())
+
+# %%
 record = nb.search([ex.milenas_setting(nb.lam)], seeds=nb.seeds[:1])[0]
 detail = nb.detail([record])
 print(detail)

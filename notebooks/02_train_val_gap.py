@@ -37,6 +37,8 @@ smooth_window = None      # moving average (epochs) for panel (a); None: 5 for p
 from milenas_lib import experiments as ex, explorers, plots
 
 nb = ex.open_notebook("02_train_val_gap", globals())
+
+# %%
 records = nb.search(ex.FIG2_SETTINGS)
 epochs = ex.records_frame(records)
 detail = nb.detail(records)

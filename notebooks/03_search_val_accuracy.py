@@ -41,6 +41,8 @@ preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol 
 from milenas_lib import experiments as ex, explorers, plots
 
 nb = ex.open_notebook("03_search_val_accuracy", globals())
+
+# %%
 records = nb.search(ex.FIG3_SETTINGS)
 epochs = ex.records_frame(records)
 times = ex.search_time_frame(records)

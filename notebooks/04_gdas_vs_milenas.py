@@ -34,6 +34,8 @@ preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol 
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("04_gdas_vs_milenas", globals())
+
+# %%
 records = nb.search(ex.FIG5_SETTINGS)
 epochs = ex.records_frame(records)
 detail = nb.detail(records)

@@ -42,6 +42,8 @@ preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol 
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("05_model_size", globals())
+
+# %%
 records = nb.search(ex.FIG3_SETTINGS)
 buckets = ex.bucket_frame(records)
 best_params = ex.best_per_bucket(buckets, "params")

@@ -44,6 +44,8 @@ include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("06_cifar10_evaluation", globals())
+
+# %%
 candidates = nb.evaluation_candidates(ex.TABLE1_GENOTYPES)
 candidates
 

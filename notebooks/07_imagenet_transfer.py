@@ -44,6 +44,8 @@ include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("07_imagenet_transfer", globals())
+
+# %%
 root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
 data_note
 

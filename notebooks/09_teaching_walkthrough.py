@@ -41,6 +41,8 @@ methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulatio
 from milenas_lib import experiments as ex, explorers, plots, space
 
 nb = ex.open_notebook("09_teaching_walkthrough", globals())
+
+# %%
 plots.show_table(ex.operations_table())
 
 # %% [markdown]

@@ -53,6 +53,8 @@ order_check = True        # also MiLeNAS with lambda 1 stepped w first (Algorith
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("10_claims", globals())
+
+# %%
 records = nb.search(ex.claim_settings(nb.order_check))
 finals = ex.final_values(ex.records_frame(records), ex.search_time_frame(records))
 claims = ex.evaluate_claims(finals)
