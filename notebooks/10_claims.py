@@ -44,10 +44,18 @@
 # `results/medium/claims.md`. With `smoke` the same code runs in minutes and every verdict
 # is expected to be *not resolved*: the numbers show that the code runs, nothing more.
 
+# %% [markdown]
+# **How to read it.** The forest plot has one row per comparison: the dot is the mean effect
+# over seeds, the bar its 95 % interval, the vertical line what the claim must clear; the
+# verdict is computed from the interval. `results/<preset>/claims.md` holds the same table.
+#
+# **What to try.** `-p preset medium -p reuse_only True` recomputes the committed verdicts from
+# the records in `results/runs/medium/`; more seeds narrow the intervals.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "medium": the committed evidence (3 CPU-core-hours); "paper": a GPU
 order_check = True        # also MiLeNAS with lambda 1 stepped w first (Algorithm 1); re-judge the claims
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots

@@ -106,8 +106,8 @@ def main() -> int:
             return 2
         values = {name: BLOCKS[name]() for name in names}
         drifted += [f"{document.relative_to(REPO)}: {name}" for name in names if values[name] != names[name]]
-        if not args.check:
-            document.write_text(render(text, values))
+        if not args.check:  # read again: the commands take a while, and the file may have been edited meanwhile
+            document.write_text(render(document.read_text(), values))
     if drifted:
         print(("drifted: " if args.check else "updated: ") + "; ".join(drifted))
     return 1 if drifted and args.check else 0

@@ -65,7 +65,7 @@ def test_after_plan_only_only_a_cell_that_reopens_the_notebook_runs():
 
 def _papermill(notebook: str, out: Path, *parameters: str, env: dict) -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "papermill"), str(REPO / "notebooks" / notebook), str(out),
-               "--cwd", str(REPO / "notebooks"), *parameters]
+               "--cwd", str(REPO / "notebooks"), "--start-timeout", "600", *parameters]  # a loaded machine
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
 
 
