@@ -107,11 +107,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     for config in configs:
         out = _search_folder(args, config, len(configs))
         observe = _tensorboard_writer(args, out)
+        result = None
         try:
             result = run_search(config, out, progress=not args.quiet, observe=observe)
         finally:
             if observe is not None:
-                observe.close()
+                observe.close(result.record if result is not None else None)
         if os.environ.get("RANK", "0") == "0":  # under torchrun only process 0 reports
             print(f"record: {out / RECORD_NAME}")
             print(f"genotype: {result.genotype}")

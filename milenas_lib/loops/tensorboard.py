@@ -120,7 +120,11 @@ class TensorBoardWriter:
         write_epoch(self.writer, event.entry)
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, record: Optional[dict] = None) -> None:
+        """Close the files; ``record``: the run's record, written whole when no epoch closed in
+        this call (a run that was already finished is read back, not run)."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        elif record is not None and record.get("epochs"):
+            write_record_events(record, self.folder)
