@@ -60,11 +60,13 @@ def notebook_list() -> str:
 
 def collected_tests() -> int:
     """How many tests ``pytest --collect-only -q`` finds (its last line: ``N tests collected``)."""
+    path = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
     match = re.search(r"(\d+) tests? collected", done.stdout)
-    if match is None:
-        raise RuntimeError(f"pytest --collect-only found no tests:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    if match is None or done.returncode != 0:  # a module that cannot be imported (a missing extra) is not counted
+        raise RuntimeError("pytest --collect-only failed (install the test extra: pip install -e '.[test]'):\n"
+                           f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return int(match.group(1))
 
 
