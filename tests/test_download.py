@@ -131,7 +131,7 @@ def test_search_download_fetches_first_and_searches_on_that_copy(fake_server, tm
 
     seen = []
 
-    def fake_run_search(config, out, progress=True):
+    def fake_run_search(config, out, progress=True, **options):
         seen.append(config.data_root)
         raise SystemExit(0)
 
