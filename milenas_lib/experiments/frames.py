@@ -13,12 +13,12 @@ import pandas as pd
 
 from ..networks import genotype_info
 from ..space.genotype import Genotype, resolve_genotype
-from .settings import label, record_setting
+from .settings import label, record_key_and_label
 
 
 def records_of(records: Sequence[dict], key: str) -> list[dict]:
     """The records of one setting (derived from each record's method, λ and order)."""
-    return [r for r in records if record_setting(r).key == key]
+    return [r for r in records if record_key_and_label(r)[0] == key]
 
 
 def final_genotype(record: dict) -> Genotype:
@@ -28,7 +28,7 @@ def final_genotype(record: dict) -> Genotype:
 
 def run_genotypes(records: Sequence[dict]) -> dict:
     """``{"<label>, seed <s>": genotype}`` for a genotype table."""
-    return {f"{record_setting(r).label}, seed {r['seed']}": final_genotype(r) for r in records}
+    return {f"{record_key_and_label(r)[1]}, seed {r['seed']}": final_genotype(r) for r in records}
 
 
 def best_run(records: Sequence[dict]) -> dict:
@@ -38,9 +38,8 @@ def best_run(records: Sequence[dict]) -> dict:
 
 
 def _run_columns(record: dict) -> dict:
-    spec = record_setting(record)  # from method, λ and order: a record read from disk needs no store
-    return {"setting": spec.key, "label": spec.label, "method": record["method"], "lam": record["lam"],
-            "seed": record["seed"]}
+    key, legend = record_key_and_label(record)  # a record read from disk carries none: derived
+    return {"setting": key, "label": legend, "method": record["method"], "lam": record["lam"], "seed": record["seed"]}
 
 
 def records_frame(records: Iterable[dict]) -> pd.DataFrame:

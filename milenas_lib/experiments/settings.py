@@ -151,3 +151,12 @@ def record_setting(record: Mapping[str, Any]) -> Setting:
     config = record.get("config") or {}
     method = record.get("method") or config["method"]
     return setting_for(method, record.get("lam", config.get("lam")), record.get("order", config.get("order")))
+
+
+def record_key_and_label(record: Mapping[str, Any]) -> tuple[str, str]:
+    """A record's setting key and legend label: the ones it carries (the run store adds the
+    same ones :func:`record_setting` derives), else derived from its method, λ and order."""
+    if record.get("setting"):
+        return record["setting"], record.get("label") or label(record["setting"])
+    derived = record_setting(record)
+    return derived.key, derived.label
