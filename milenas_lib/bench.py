@@ -10,10 +10,11 @@ GPU, and reports the median.  images/s counts the training images of a step
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -97,11 +98,44 @@ def time_search_steps(config: SearchConfig, steps: int, warmup: int = 1) -> dict
             "peak_mem_mib": peak_memory_mib(device) - baseline, "passes": rule.passes}
 
 
+def _child(connection, target, args) -> None:
+    try:
+        connection.send((True, target(*args)))
+    except BaseException as error:  # noqa: BLE001 - handed to the parent, which raises it
+        connection.send((False, error))
+    finally:
+        connection.close()
+
+
 def _in_subprocess(target, *args):
-    """Run ``target(*args)`` in a fresh process (spawned: no inherited memory)."""
+    """Run ``target(*args)`` in a fresh process (spawned: no inherited memory).
+
+    The child starts with SIGINT ignored (Python keeps an ignored SIGINT at start-up), so
+    Ctrl-C reaches only this process: it stops the child and waits for it, and a
+    pipe (no semaphore) carries the result, so nothing is left behind to warn about."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        return pool.apply(target, args)
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, target, args), daemon=True)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sender.close()
+    try:
+        ok, value = receiver.recv()
+    except EOFError:
+        child.join()
+        raise RuntimeError(f"the bench process died (exit code {child.exitcode}) before it reported") from None
+    except BaseException:
+        child.terminate()
+        raise
+    finally:
+        child.join()
+        receiver.close()
+    if not ok:
+        raise value
+    return value
 
 
 def _bench_case(config: SearchConfig, steps: int) -> dict:
@@ -147,9 +181,11 @@ def time_eval_step(dataset: str, device_name: str, steps: int, num_threads: Opti
 
 
 def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequence[str]] = None, steps: int = 3,
-              eval_steps: int = 2, num_threads: Optional[int] = None, channels_last: bool = True) -> dict:
+              eval_steps: int = 2, num_threads: Optional[int] = None, channels_last: bool = True,
+              log: Optional[Callable[[str], None]] = None) -> dict:
     """Time every method of ``methods`` (default: all registered; each order
-    of those with one) at ``size``, each on its own protocol of the preset."""
+    of those with one) at ``size``, each on its own protocol of the preset;
+    ``log`` is told each case as it starts and ends."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes are: {', '.join(SIZES)}")
     resolved = resolve_device(device)
@@ -157,17 +193,21 @@ def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequen
     if "darts_2nd" not in methods:
         methods.append("darts_2nd")  # the reference of every ratio
     threads = num_threads or (1 if resolved.type == "cpu" else None)
-    results = []
-    for case in _cases(methods):
+    results, cases = [], _cases(methods)
+    say = log or (lambda line: None)
+    for number, case in enumerate(cases, 1):
         overrides = {"method": case.method, "device": device, "channels_last": channels_last, "num_threads": threads}
         if case.order:
             overrides["order"] = case.order
         config = search_config(size, **overrides)
+        say(f"bench [{number}/{len(cases) + 1}] {case.label}: {steps} steps ...")
         timing = _in_subprocess(_bench_case, config, steps)
+        say(f"bench [{number}/{len(cases) + 1}] {case.label}: {timing['median_ms']:.1f} ms/step")
         results.append({"method": case.method, "order": case.order, "label": case.label, **timing})
     reference = next(r["median_ms"] for r in results if r["method"] == "darts_2nd")
     for r in results:
         r["ratio_to_darts_2nd"] = r["median_ms"] / reference
+    say(f"bench [{len(cases) + 1}/{len(cases) + 1}] evaluation network train step ...")
     evals = [_in_subprocess(time_eval_step, "cifar10", device, eval_steps, threads)]
     if resolved.type == "cuda":
         evals.append(_in_subprocess(time_eval_step, "imagenet", device, eval_steps, threads))

@@ -26,6 +26,11 @@ from .registry import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
 
+#: --download's help, shared by every command that has the flag.
+DOWNLOAD_HELP = ("first fetch the official CIFAR-10 (md5-checked, by torchvision; needs internet) into --data-root, "
+                 "or ~/.cache/milenas-kit/cifar10 (MILENAS_CACHE_DIR) without one; a complete copy is kept")
+
+
 class UsageError(Exception):
     """Bad input found before any work: printed as one line, exit status 2."""
 
@@ -78,20 +83,66 @@ def _search_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _download_first(args: argparse.Namespace, dataset: str) -> None:
+    """``--download``: fetch the official CIFAR-10 before any work, into ``--data-root`` (or the
+    default download folder, which the data loader searches), and run on that copy."""
+    if not args.download:
+        return
+    if dataset != "cifar10":
+        raise UsageError(f"--download fetches CIFAR-10 only; drop it for --data {dataset}")
+    from .data import download_cifar10
+
+    args.data_root = str(download_cifar10(args.data_root))
+    print(f"data: official CIFAR-10 in {args.data_root}", file=sys.stderr)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .loops.search import run_search
 
+    if args.store is not None and args.out:
+        raise UsageError("--store chooses the run's folder in the notebooks' run store; drop --out")
+    _download_first(args, args.data or "cifar10")
     seeds = args.seeds if args.seeds else [args.seed]
     configs = [search_config(args.preset, **{**_search_overrides(args), "seed": seed}) for seed in seeds]
     for config in configs:
-        lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
-        out = Path(args.out) if args.out and len(configs) == 1 else Path(args.out or "runs/search") / (
-            f"{config.method}{lam}_{args.preset}_seed{config.seed}")
-        result = run_search(config, out, progress=not args.quiet)
+        out = _search_folder(args, config, len(configs))
+        observe = _tensorboard_writer(args, out)
+        result = None
+        try:
+            result = run_search(config, out, progress=not args.quiet, observe=observe)
+        finally:
+            if observe is not None:
+                observe.close(result.record if result is not None else None)
         if os.environ.get("RANK", "0") == "0":  # under torchrun only process 0 reports
             print(f"record: {out / RECORD_NAME}")
             print(f"genotype: {result.genotype}")
     return 0
+
+
+def _search_folder(args: argparse.Namespace, config, runs: int) -> Path:
+    """``--out``, or a folder per seed under ``runs/search``, or with ``--store`` the folder the
+    notebooks read this run from (same identity and trust checks as their own runs)."""
+    if args.store is not None:
+        from .experiments.store import store_folder
+        from .records.trust import settle
+
+        out = store_folder(config, args.preset, args.store or None)
+        settle(out, log=lambda line: print(line, file=sys.stderr))  # as the notebooks' runner does first
+        return out
+    lam = f"_lam{config.lam:g}" if get_method(config.method).takes_lambda else ""
+    return Path(args.out) if args.out and runs == 1 else Path(args.out or "runs/search") / (
+        f"{config.method}{lam}_{args.preset}_seed{config.seed}")
+
+
+def _tensorboard_writer(args: argparse.Namespace, out: Path):
+    """``--tensorboard DIR``: the run's epochs as event files in ``DIR/<run>`` (the store's
+    runs as ``DIR/<setting>/<folder>``), written from the record as each epoch closes."""
+    if not args.tensorboard:
+        return None
+    from .loops.tensorboard import TensorBoardWriter
+
+    name = Path(out.parent.name) / out.name if args.store is not None else Path(out.name)
+    return TensorBoardWriter(Path(args.tensorboard).expanduser() / name)
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -123,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .loops.train import run_training
 
     resolve_genotype(args.genotype)  # an unknown name fails here, listing the valid ones
+    _download_first(args, args.dataset)
     overrides: dict = {"genotype": args.genotype, "seed": args.seed, "device": args.device}
     for name in ("epochs", "batch_size", "data_root", "num_threads", "workers", "bf16", "channels_last", "compile",
                  "auxiliary"):
@@ -154,8 +206,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_table, run_bench
 
-    report = run_bench(args.device, args.size, args.methods, args.steps, num_threads=args.num_threads,
-                       channels_last=args.channels_last)
+    try:
+        report = run_bench(args.device, args.size, args.methods, args.steps, num_threads=args.num_threads,
+                           channels_last=args.channels_last, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("bench: interrupted; its worker process is stopped, nothing was saved", file=sys.stderr)
+        return 130
     if not args.json:
         print(format_table(report))
     print(json.dumps(report))
@@ -212,9 +268,11 @@ def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseE
     from .records.run_dir import CheckpointMismatchError, CorruptRunError, GPUOutOfMemoryError, OutDirError
     from .records.provenance import DeviceUnavailableError
 
+    from .loops.tensorboard import TensorBoardUnavailable
+
     bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
                  RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError,
-                 ImageTreeError)
+                 ImageTreeError, TensorBoardUnavailable)
     return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
 
 
@@ -244,10 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cifar10 (default), synthetic, or imagefolder:PATH[@RES]: your own images in "
                         "PATH/<class>/<image>, resized to RESxRES (default 32)")
     search.add_argument("--data-root", help="folder with cifar-10-batches-py or the JPEG archive")
+    search.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     search.add_argument("--num-threads", type=_positive_int)
     search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
                         help="any other SearchConfig setting, VALUE as JSON, e.g. --set C=8 --set per_class=null")
     search.add_argument("--out", help="run directory (default runs/search/<method>_<preset>_seed<S>)")
+    search.add_argument("--store", nargs="?", const="", metavar="OUTPUT_ROOT",
+                        help="write the run into the notebooks' run store (OUTPUT_ROOT/results/runs/<preset>/...; "
+                        "default: this checkout's), where a notebook of the same preset and settings reads it "
+                        "instead of training it")
+    search.add_argument("--tensorboard", metavar="DIR", help="also write each run's per-epoch curves, τ, step times and "
+                        "α heatmaps as TensorBoard events under DIR (record.json stays the source; needs the "
+                        "tensorboard extra)")
     search.add_argument("--quiet", action="store_true", help="no progress bars")
     search.set_defaults(run=cmd_search)
 
@@ -260,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", default="smoke", choices=tuple(TRAIN_PRESETS))
     train.add_argument("--data-root", help="cifar10: folder with cifar-10-batches-py or the JPEG archive; "
                        "imagenet: ImageFolder tree with train/ and val/")
+    train.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int, help="global batch, over all processes")

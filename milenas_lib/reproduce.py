@@ -1,4 +1,4 @@
-"""``python -m milenas_lib.reproduce --preset smoke|paper``: every figure and table.
+"""``python -m milenas_lib.reproduce --preset smoke|medium|paper``: every figure and table.
 
 First trains every run the notebooks need and the run store lacks, several
 at a time (:mod:`milenas_lib.executor`); then runs each notebook of
@@ -259,9 +259,10 @@ def write_index(output_root: Optional[Path] = None, preset: str = "smoke") -> Pa
                   f"Finished {timing['finished']}, code {timing.get('git_commit')}; total "
                   f"{timing['total_s'] / 60:.1f} min" + ("" if timing.get("complete_run") else
                                                          " (last partial run; per-notebook times merged)") + ".", "",
-                  "| notebook | time | executed copy |", "| --- | ---: | --- |"]
-        for name, seconds in timing["notebooks"].items():
-            lines.append(f"| {name} | {seconds:.0f} s | [executed/{name}.ipynb](executed/{name}.ipynb) |")
+                  "| notebook | time | executed copy (on the machine that ran it; never committed) |",
+                  "| --- | ---: | --- |"]
+        for name, seconds in timing["notebooks"].items():  # a path, not a link: git ignores executed/
+            lines.append(f"| {name} | {seconds:.0f} s | `executed/{name}.ipynb` |")
         lines.append("")
     for kind, title in (("figure", "Figures"), ("table", "Tables"), ("report", "Reports")):
         lines += [f"## {title}", "", f"| {kind} | notebook | preset | data source | n | caption |",
@@ -312,10 +313,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--backend", default="local", choices=BACKENDS, help="local processes, or Ray tasks")
     parser.add_argument("--address", help="Ray cluster to join (backend ray), e.g. auto; default: a local instance")
     parser.add_argument("--per-gpu", type=int, help="runs side by side on one GPU (default 4)")
+    parser.add_argument("--download", action="store_true", help="first fetch the official CIFAR-10 (md5-checked, by "
+                        "torchvision; needs internet) into --param data_root=DIR, MILENAS_DATA_ROOT, or "
+                        "~/.cache/milenas-kit/cifar10; a complete copy is kept (also DOWNLOAD=1)")
     args = parser.parse_args(argv)
     command = "python -m milenas_lib.reproduce " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a scheduler's stop: the same clean end as Ctrl-C
     try:
+        if args.download:
+            _download_first(dict(args.param))
         run(args.preset, only=args.only, parameters=dict(args.param), output_root=args.output_root,
             notebooks_dir=args.notebooks, kernel_name=args.kernel, workers=args.workers, backend=args.backend,
             address=args.address, per_gpu=args.per_gpu)
@@ -338,6 +344,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def _download_first(parameters: dict) -> None:
+    """``--download``: the official CIFAR-10 before any run starts; every run and notebook
+    kernel inherits ``MILENAS_DATA_ROOT`` and so reads that copy."""
+    from .data import download_cifar10
+
+    root = download_cifar10(parameters.get("data_root"))
+    os.environ["MILENAS_DATA_ROOT"] = str(root)
+    print(f"reproduce: data: official CIFAR-10 in {root}")
+
+
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -350,7 +366,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def failure_line(error: BaseException, parameters: dict) -> Optional[str]:
-    """One line for an expected failure of ``reproduce`` (None: not an expected one).
+    """The message for an expected failure of ``reproduce`` (None: not an expected one),
+    whole: a message that lists places and fixes on several lines keeps them all.
     A run's failure names the run, its folder and what is on disk; a non-finite
     run, the notebook parameter that changes its settings."""
     from .experiments.store import non_finite_line
@@ -365,7 +382,7 @@ def failure_line(error: BaseException, parameters: dict) -> Optional[str]:
                 "folder")
     if not isinstance(error, _expected_errors()):
         return None
-    message = " ".join(str(error).split("\n")[0].split())
+    message = str(error).strip()
     return f"{run.label}: {message}" if run is not None and run.label not in message else message
 
 

@@ -30,15 +30,28 @@
 # operation weights and the derived cells. In JupyterLab it is live; a static copy of
 # the notebook (papermill, nbconvert) shows its picture at the last epoch.
 
+# %% [markdown]
+# **How to read it.** In the α heatmaps each row is an edge (input → node), each column an
+# operation, and the colour the softmax weight Eq. 8 gives it; the colour scale spans only the
+# values reached, so small moves show. The operation-weight plot follows each operation's mean
+# weight over the epochs (skip connections thick). The cells keep, per node, the two strongest
+# incoming edges and on each the strongest operation other than `none`.
+#
+# **What to try.** `-p lam 0.1` or `-p lam 999` (α driven more by the training or by the
+# validation loss); `search_overrides = {"epochs": 6}` for a longer search; the epoch slider of
+# the explorer at the end.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 lam = 1.0                 # λ of Eq. 5 (a stored run of another λ is read back when it exists)
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots, space
 
 nb = ex.open_notebook("01_search_walkthrough", globals())
+
+# %%
 record = nb.search([ex.milenas_setting(nb.lam)], seeds=nb.seeds[:1])[0]
 detail = nb.detail([record])
 print(detail)

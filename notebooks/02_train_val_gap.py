@@ -28,15 +28,27 @@
 # The runs live in the shared run store `results/runs/<preset>/`; notebooks 3 and 5
 # read the same runs, and a finished run is read back, never trained twice.
 
+# %% [markdown]
+# **How to read it.** One curve per setting: train minus search-val accuracy in percentage
+# points over the epochs, the mean over seeds with a ± std band (n in the legend). The table
+# after the figure checks the paper's ordering at the last epoch; notebook 10 gives each
+# comparison a 95 % interval and a verdict.
+#
+# **What to try.** `-p seeds '[0,1,2]'` for bands; `-p preset medium -p reuse_only True` to draw
+# the committed medium records without training; the method explorer to toggle settings,
+# seeds and the metric.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 smooth_window = None      # moving average (epochs) for panel (a); None: 5 for paper, 1 otherwise
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots
 
 nb = ex.open_notebook("02_train_val_gap", globals())
+
+# %%
 records = nb.search(ex.FIG2_SETTINGS)
 epochs = ex.records_frame(records)
 detail = nb.detail(records)

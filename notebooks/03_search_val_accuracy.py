@@ -33,14 +33,25 @@
 # The first five settings are notebook 2's runs (read back from the run store);
 # only the switched run is new.
 
+# %% [markdown]
+# **How to read it.** Fig. 3a: search-val accuracy in % over the epochs, mean ± std over
+# seeds; the dotted line marks the epoch where the switched run turns from bilevel to
+# MiLeNAS. Fig. 3b: seconds per run, split into the α step, the w step and evaluation, with
+# each method's ratio to 2nd-order DARTS.
+#
+# **What to try.** `-p preset medium -p reuse_only True` (the committed records); compare
+# 3b's ratios with `python -m milenas_lib bench --size smoke`, which times the steps alone.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots
 
 nb = ex.open_notebook("03_search_val_accuracy", globals())
+
+# %%
 records = nb.search(ex.FIG3_SETTINGS)
 epochs = ex.records_frame(records)
 times = ex.search_time_frame(records)

@@ -26,14 +26,24 @@
 # (2.82% → 2.57%). The GDAS protocol (§3.3.1, docs/PROTOCOL.md): batch 128, 250 epochs, τ from 10 down
 # to 0.1 at the last epoch; accuracy is measured on the argmax architecture.
 
+# %% [markdown]
+# **How to read it.** Search-val accuracy in % of the argmax architecture over the epochs,
+# GDAS against MiLeNAS (Gumbel), mean ± std over seeds; the paper's values are drawn beside
+# ours and marked as quoted.
+#
+# **What to try.** More seeds (`-p seeds '[0,1,2]'`); `-p preset medium -p reuse_only True`;
+# τ's schedule is in each record (`records_frame(records)["tau"]`).
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("04_gdas_vs_milenas", globals())
+
+# %%
 records = nb.search(ex.FIG5_SETTINGS)
 epochs = ex.records_frame(records)
 detail = nb.detail(records)

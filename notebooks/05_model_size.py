@@ -34,14 +34,25 @@
 # For the paper's protocol, pass `search_overrides={"epochs": 200}` with `preset="paper"`
 # (these become runs of their own in the store).
 
+# %% [markdown]
+# **How to read it.** (a) the best search-val accuracy in % reached within each 0.5M
+# parameter range, per setting; (b) the best per conv-count bucket (normal, reduce) over all
+# settings; (c) the paper's evaluated MiLeNAS cells, quoted. Nothing here is trained: the
+# buckets are in the records of notebooks 2 and 3.
+#
+# **What to try.** `-p preset paper -y 'search_overrides: {epochs: 200}'` for the paper's
+# 200-epoch searches (a GPU); a longer search fills more buckets.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("05_model_size", globals())
+
+# %%
 records = nb.search(ex.FIG3_SETTINGS)
 buckets = ex.bucket_frame(records)
 best_params = ex.best_per_bucket(buckets, "params")

@@ -32,18 +32,28 @@
 # epoch (the authors' code keeps the best epoch, i.e. selects on the test set; docs/PROTOCOL.md).
 # The quoted rows of the paper sit beside ours, marked as quoted.
 
+# %% [markdown]
+# **How to read it.** One row per cell: our final-epoch test error in %, mean ± std over seeds,
+# and the network's parameters; the paper's rows sit beside ours, marked as quoted. A
+# `smoke` row shows that the pipeline runs, not what the cell is worth.
+#
+# **What to try.** `-p genotypes '["DARTS_V2"]'` to train fewer cells; `-p include_searched
+# False` to leave out the cell searched here; `train_overrides` for longer trainings.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 train_overrides = None    # TrainConfig fields; None: the notebook default of the preset
                           # (smoke: 2 epochs, batch 16, 500 train / 500 test images; paper: the paper's protocol)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("06_cifar10_evaluation", globals())
+
+# %%
 candidates = nb.evaluation_candidates(ex.TABLE1_GENOTYPES)
 candidates
 

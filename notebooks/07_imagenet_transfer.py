@@ -32,18 +32,27 @@
 # The network sizes (parameters, mult-adds at 224x224) of every registered cell are
 # computed here in any case: they need no data.
 
+# %% [markdown]
+# **How to read it.** The sizes (parameters, mult-adds at 224 px) of every registered cell need
+# no data and are always computed; errors appear only for networks trained here, and the
+# `smoke` stand-in is CIFAR-10 in ImageFolder layout, never ImageNet (every title says so).
+#
+# **What to try.** `-p imagenet_root /data/imagenet` with your own ImageFolder copy (a GPU).
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 imagenet_root = None      # ImageFolder tree of ImageNet; None: see above
 train_overrides = None    # TrainConfig fields; None: the notebook default of the preset (the preset as is)
 genotypes = None          # registered cells to train; None: the preset's list (smoke: DARTS_V2, MILENAS_2_34)
 include_searched = True   # also train the best MiLeNAS (λ: 1) cell searched in the run store
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("07_imagenet_transfer", globals())
+
+# %%
 root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
 data_note
 

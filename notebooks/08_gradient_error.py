@@ -37,6 +37,15 @@
 # What "exact" means here: exact for the one-step unroll, i.e. exactly what Eq. 7
 # estimates. Error (i), the unroll standing in for `w*`, is not measured.
 
+# %% [markdown]
+# **How to read it.** The relative errors (log scale) of DARTS' finite-difference term and of
+# the whole hypergradient at each measured state of the search; the cosines of the
+# first-order α directions to the exact hypergradient (1 = same direction); at the last
+# state, the error against ε in float64 and float32.
+#
+# **What to try.** `-p dtype float32` (what a search computes in); `-p method milenas` to
+# measure along a MiLeNAS search instead; `-p points 5` for more states.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 method = "darts_2nd"      # the search whose states are measured
@@ -44,12 +53,14 @@ lam = 1.0                 # λ of the MiLeNAS direction compared (and of the sea
 points = None             # measured states, start and end included; None: 5 for smoke, 11 for paper
 dtype = "float64"         # precision of the measurements along the trajectory
 sweep_epsilons = None     # ε values of panel (c); None: 1e-1, 1e-2, ..., 1e-10
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("08_gradient_error", globals())
+
+# %%
 measured = nb.gradient_error(nb.method, nb.lam, points=nb.points, dtype=nb.dtype, sweep_epsilons=nb.sweep_epsilons)
 record = {**measured["record"], "setting": nb.method, "label": nb.method}
 detail = nb.detail([record]) + f" · one fixed batch of {record['config']['batch_size']}, {nb.dtype}"

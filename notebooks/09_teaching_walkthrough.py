@@ -35,12 +35,14 @@
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "paper": the paper's protocol (a GPU)
 methods = ["single_level", "milenas_lam1", "darts_2nd"]   # the three formulations searched in section 4
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, explorers, plots, space
 
 nb = ex.open_notebook("09_teaching_walkthrough", globals())
+
+# %%
 plots.show_table(ex.operations_table())
 
 # %% [markdown]
@@ -184,3 +186,41 @@ explorers.live_search(lam=1.0)
 #    as the search gets longer. Why might a single-level search favour them?
 # 4. Open notebook 8: at DARTS' ε, how large is the error of the finite-difference term,
 #    and how much does that term weigh in the whole hypergradient?
+
+# %% [markdown]
+# <details><summary>Solutions (click to open)</summary>
+#
+# 1. Read the gap from `ex.records_frame(records)` at the last epoch (`gap`, in points), or from
+#    the explorer above. The paper's Fig. 2 predicts single-level largest and bilevel smallest.
+#    At CPU scale the differences are often smaller than the spread between seeds: the
+#    committed `medium` sweep (3 seeds) finds the ordering *not resolved at this scale*
+#    (`results/medium/claims.md`, claim 1), so a single short run may show any order.
+# 2. With `methods` extended, the same frame gives one gap per setting; by the paper, λ = 0.1
+#    lies near single-level (the training loss dominates α) and λ = 999 near bilevel. Check
+#    whether your runs order them so, and whether the differences exceed the seed-to-seed spread.
+# 3. `skip_connects` counts the skip connections in the derived normal cell per epoch. A
+#    skip connection lowers the training loss fastest early on (it passes the signal without
+#    weights to learn), and single-level moves α by the training loss alone, so nothing pulls
+#    α back towards operations that generalise: skip connections tend to pile up.
+# 4. Notebook 8's table gives, per measured state and ε, `second_order_relative_error` (the
+#    finite-difference term `g₂`) and `total_relative_error` (the whole hypergradient), and
+#    `ξ‖g₂‖ / ‖g₁‖`, the weight of that term in the whole: `g₂` is scaled by ξ (the w learning
+#    rate), so a large error in it is a small error in the whole when that weight is small.
+#
+# </details>
+
+# %% [markdown]
+# ## 7. Teaching from the committed records
+#
+# No time to search in class? The kit commits the `medium` sweep's records
+# (`results/runs/medium/`, three seeds of every setting), and this notebook draws from them
+# without training:
+#
+# ```bash
+# papermill notebooks/09_teaching_walkthrough.ipynb out.ipynb -p preset medium -p reuse_only True
+# ```
+#
+# or set `preset = "medium"` and `reuse_only = True` in the parameters cell. Sections 1-3 and 5
+# do not depend on the preset; section 4 then shows the medium searches (16 px CIFAR-10, 8
+# epochs). **How to read the figures:** every curve is a mean over seeds with a ± std band,
+# accuracies in %, the gap in points. **What to try:** the exercises above, on these records.

@@ -53,17 +53,27 @@
 # `results/medium/claims.md`. With `smoke` the same code runs in minutes and every verdict
 # is expected to be *not measurable*: the numbers show that the code runs, nothing more.
 
+# %% [markdown]
+# **How to read it.** The forest plot has one row per comparison: the dot is the mean effect
+# over seeds, the bar its 95 % interval, the vertical line what the claim must clear; the
+# verdict is computed from the interval. `results/<preset>/claims.md` holds the same table.
+#
+# **What to try.** `-p preset medium -p reuse_only True` recomputes the committed verdicts from
+# the records in `results/runs/medium/`; more seeds narrow the intervals.
+
 # %% tags=["parameters"]
 preset = "smoke"          # "smoke": CPU minutes; "medium": the committed evidence (3 CPU-core-hours); "paper": a GPU
 order_check = None        # also MiLeNAS with lambda 1 stepped w first (Algorithm 1); re-judge the claims;
                           # None: on every preset but long
 controls = None           # also the controls with alpha frozen; None: on the long preset
-# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only
+# Also: seeds, device, data_root, search_overrides, reuse_only, output_root, workers, backend, address, plan_only, tensorboard
 
 # %%
 from milenas_lib import experiments as ex, plots
 
 nb = ex.open_notebook("10_claims", globals())
+
+# %%
 records = nb.search(ex.claim_settings(nb.order_check, nb.controls))
 times = ex.search_time_frame(records)
 finals = ex.final_values(ex.records_frame(records), times)

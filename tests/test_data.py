@@ -356,7 +356,7 @@ def test_missing_data_lists_every_place_looked(tmp_path: Path, monkeypatch: pyte
                   tmp_path / "a" / "shared" / "datasets" / ARCHIVE_NAME,
                   tmp_path / "b" / "shared" / "datasets" / ARCHIVE_NAME):
         assert str(place) in message
-    for fix in ("MILENAS_DATA_ROOT", "MILENAS_CIFAR10_ARCHIVE", "download=True"):
+    for fix in ("MILENAS_DATA_ROOT", "MILENAS_CIFAR10_ARCHIVE", "--download"):
         assert fix in message
 
 

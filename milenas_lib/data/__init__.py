@@ -8,16 +8,19 @@ from .cifar10 import (
     ArchiveError,
     CacheDirError,
     ChecksumError,
+    DOWNLOAD_HINT,
     DataNotFoundError,
     ImageSet,
     cifar10_imagefolder,
     decode_jpeg_archive,
+    default_download_root,
     file_sha256,
     load_cifar10,
     read_jpeg_archive,
     resolve_cache_dir,
     verify_sha256,
 )
+from .download import DownloadError, download_cifar10
 from .loaders import PairedBatches, SearchData, TensorBatches, derive_seed, make_search_data
 from .split import DataSizeError, check_disjoint, search_split
 from .synthetic import dataset_images, synthetic_cifar
@@ -31,7 +34,9 @@ __all__ = [
     "ArchiveError",
     "CacheDirError",
     "ChecksumError",
+    "DOWNLOAD_HINT",
     "DataNotFoundError",
+    "DownloadError",
     "DataSizeError",
     "ImageSet",
     "PairedBatches",
@@ -42,6 +47,8 @@ __all__ = [
     "cutout",
     "dataset_images",
     "decode_jpeg_archive",
+    "default_download_root",
+    "download_cifar10",
     "derive_seed",
     "file_sha256",
     "load_cifar10",

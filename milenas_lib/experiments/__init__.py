@@ -38,9 +38,9 @@ from .paper import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MIL
 from .params import (DEFAULT_SEEDS, ParameterError, TABLE1_GENOTYPES, TABLE2_GENOTYPES, resolve_overrides,
                      resolve_root, resolve_seeds, resolve_settings, runs_root)
 from .settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, claim_settings,
-                       milenas_setting, setting)
+                       milenas_setting, record_setting, setting, setting_for)
 from .spec import NotebookSpec, Parameter
-from .store import config_hash, make_search_config, run_dir, run_missing, search_runs
+from .store import config_hash, load_records, make_search_config, run_dir, run_missing, search_runs, store_folder
 from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
@@ -51,9 +51,9 @@ __all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claim
            "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",
            "evaluation_candidates", "fig2_claims", "fig3_claims", "fig5_claims", "figure_detail", "final_epoch",
            "final_genotype", "final_table", "genotype_table", "gradient_error_trajectory", "imagenet_root",
-           "make_search_config", "mean_std", "measure_gradients", "milenas_setting", "open_notebook",
+           "load_records", "make_search_config", "mean_std", "measure_gradients", "milenas_setting", "open_notebook",
            "operations_table", "records_frame", "records_of", "records_provenance", "relaxation_demo",
            "resolve_overrides", "resolve_root", "resolve_seeds", "resolve_settings", "rules_table", "run_dir",
-           "run_genotypes", "run_missing", "runs_root", "search_runs", "search_time_frame", "searched_genotypes",
+           "record_setting", "run_genotypes", "run_missing", "runs_root", "search_runs", "setting_for", "store_folder", "search_time_frame", "searched_genotypes",
            "setting", "smooth", "source_label", "supernet_summary", "switch_epoch", "table1", "table2", "table_rows",
            "time_ratio", "train_runs", "training_frame", "trajectory_summary"]

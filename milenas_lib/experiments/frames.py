@@ -13,12 +13,12 @@ import pandas as pd
 
 from ..networks import genotype_info
 from ..space.genotype import Genotype, resolve_genotype
-from .settings import label
+from .settings import label, record_key_and_label
 
 
 def records_of(records: Sequence[dict], key: str) -> list[dict]:
-    """The records of one setting."""
-    return [r for r in records if r.get("setting") == key]
+    """The records of one setting (derived from each record's method, λ and order)."""
+    return [r for r in records if record_key_and_label(r)[0] == key]
 
 
 def final_genotype(record: dict) -> Genotype:
@@ -28,7 +28,7 @@ def final_genotype(record: dict) -> Genotype:
 
 def run_genotypes(records: Sequence[dict]) -> dict:
     """``{"<label>, seed <s>": genotype}`` for a genotype table."""
-    return {f"{r.get('label', r['method'])}, seed {r['seed']}": final_genotype(r) for r in records}
+    return {f"{record_key_and_label(r)[1]}, seed {r['seed']}": final_genotype(r) for r in records}
 
 
 def best_run(records: Sequence[dict]) -> dict:
@@ -49,8 +49,8 @@ def record_num_classes(record: dict) -> Optional[int]:
 
 
 def _run_columns(record: dict) -> dict:
-    return {"setting": record.get("setting", record["method"]), "label": record.get("label", record["method"]),
-            "method": record["method"], "lam": record["lam"], "seed": record["seed"]}
+    key, legend = record_key_and_label(record)  # a record read from disk carries none: derived
+    return {"setting": key, "label": legend, "method": record["method"], "lam": record["lam"], "seed": record["seed"]}
 
 
 def records_frame(records: Iterable[dict]) -> pd.DataFrame:
@@ -168,8 +168,8 @@ def bucket_frame(records: Iterable[dict]) -> pd.DataFrame:
         for table in ("convs", "params"):
             for key, entry in record["buckets"][table].items():
                 rows.append({
-                    "setting": record.get("setting", record["method"]),
-                    "label": record.get("label", record["method"]), "seed": record["seed"], "table": table,
+                    **{k: v for k, v in _run_columns(record).items() if k in ("setting", "label", "seed")},
+                    "table": table,
                     "bucket": key, "val_acc": 100 * entry["val_acc"], "epoch": entry["epoch"] + 1,
                     "convs_normal": entry["convs"][0], "convs_reduce": entry["convs"][1],
                     "params_M": entry["params"] / 1e6,

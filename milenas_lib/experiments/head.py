@@ -6,9 +6,10 @@ It takes the notebook's parameters from the namespace (the values the
 ``parameters`` cell or papermill set; every other one keeps its spec's
 default), checks them all (:mod:`.spec`), and returns the
 :class:`.notebook.Notebook` context; with ``plan_only=True`` it prints the
-notebook's runs and their cost (:mod:`.plan`) instead and stops.  It sits
-above both the notebook context and the plan, so that neither imports the
-other.
+notebook's runs and their cost (:mod:`.plan`) instead, and in a kernel every
+later cell then does nothing, so ``papermill ... -p plan_only True`` ends
+cleanly (exit status 0).  It sits above both the notebook context and the
+plan, so that neither imports the other.
 """
 from __future__ import annotations
 
@@ -40,9 +41,42 @@ def open_notebook(name: str, namespace: Optional[Mapping[str, Any]] = None, *,
     spec = notebook_spec(name, folder)
     given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters}
     checked = spec.check({**given, **values})
+    shell = _kernel_shell()
+    if shell is not None:
+        _skip_later_cells(shell, checked.plan_only)
     if checked.plan_only:
-        raise PlanOnly(f"plan_only=True: nothing was run\n{_plan_text(checked, folder)}")
+        if shell is None:  # a script or a test: nothing may go on
+            raise PlanOnly(f"plan_only=True: nothing was run\n{_plan_text(checked, folder)}")
+        print(f"{_plan_text(checked, folder)}\n\nplan_only=True: nothing was run, and the cells below do nothing "
+              "(set plan_only = False and run the cells from the parameters cell on to run them)")
+        return None  # type: ignore[return-value]  # no later cell runs to use it
     return Notebook(checked)
+
+
+def _kernel_shell() -> Any:
+    """The IPython shell when this runs in a notebook kernel, else None."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if getattr(shell, "kernel", None) is not None else None
+
+
+def skip_unless_reopened(lines: list[str]) -> list[str]:
+    """IPython input transformer after ``plan_only=True``: a cell runs only when it sets
+    parameters or opens the notebook again (so the plan can be undone); every other
+    cell becomes empty, which papermill executes as a success."""
+    text = "".join(lines)
+    return lines if "plan_only" in text or "open_notebook" in text else []
+
+
+def _skip_later_cells(shell: Any, skip: bool) -> None:
+    """Install (or, when the notebook is opened without ``plan_only``, remove) the transformer."""
+    transformers = shell.input_transformers_cleanup
+    while skip_unless_reopened in transformers:
+        transformers.remove(skip_unless_reopened)
+    if skip:
+        transformers.append(skip_unless_reopened)
 
 
 def _plan_text(checked: NotebookParameters, notebooks_dir: Path) -> str:

@@ -14,6 +14,7 @@ made from.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from .claims_report import claims_context, claims_report, sweep_speed
@@ -36,7 +37,9 @@ class Notebook:
     def __init__(self, parameters: NotebookParameters):
         self.parameters = parameters
         self.name = parameters.name
-        recorded = {k: v for k, v in parameters.values.items() if k not in ("preset", "data_root", "output_root")}
+        # Where data come from and where results go change no result: kept out of the provenance's parameters.
+        recorded = {k: v for k, v in parameters.values.items()
+                    if k not in ("preset", "data_root", "output_root", "tensorboard")}
         self.outputs = NotebookOutputs(self.name, self.preset, self.output_root, device=self.device,
                                        parameters=recorded)
 
@@ -49,9 +52,15 @@ class Notebook:
 
     def search(self, settings: Sequence[str | Setting], seeds: Optional[Sequence[int]] = None) -> list[dict]:
         """One search per (setting, seed) from the run store (trained when missing, unless ``reuse_only``)."""
-        return search_runs(settings, self.seeds if seeds is None else list(seeds), self.preset,
-                           output_root=self.output_root, overrides=self.search_overrides, device=self.device,
-                           data_root=self.data_root, reuse_only=self.reuse_only, progress=True, **self._executor)
+        records = search_runs(settings, self.seeds if seeds is None else list(seeds), self.preset,
+                              output_root=self.output_root, overrides=self.search_overrides, device=self.device,
+                              data_root=self.data_root, reuse_only=self.reuse_only, progress=True, **self._executor)
+        if self.tensorboard:
+            from ..loops.tensorboard import write_record_events
+
+            for record in records:  # the records are the source of truth, stored or just trained
+                write_record_events(record, Path(self.tensorboard) / record["setting"] / Path(record["run_dir"]).name)
+        return records
 
     def train(self, genotypes: Mapping[str, str] | Sequence[str], dataset: str = "cifar10",
               data_root: Optional[str] = None) -> list[dict]:

@@ -22,6 +22,7 @@ from ..records.errors import OneLine
 from ..records.io import write_json
 from ..records.provenance import provenance, resolve_device
 from .params import figures_dir, resolve_root, results_dir
+from .settings import record_key_and_label
 from .tables import train_data_label
 
 _SOURCE_NAMES = {"torchvision-cifar10": "CIFAR-10", "cifar10-jpeg-archive": "CIFAR-10 (JPEG copy)",
@@ -58,7 +59,7 @@ def setup_label(record: dict, preset: Optional[str] = None) -> str:
 
 def n_label(records: Sequence[dict]) -> str:
     """'n = 2 seeds per setting' (search) or '... per network' (training)."""
-    groups = pd.Series([r.get("name") if is_training(records) else r.get("setting", r.get("method"))
+    groups = pd.Series([r.get("name") if is_training(records) else record_key_and_label(r)[0]
                         for r in records]).value_counts()
     if groups.empty:
         return "n = 0"
@@ -98,7 +99,7 @@ def records_provenance(records: Sequence[dict], device: str = "auto") -> dict:
     runs = [{key: r.get(key) for key in _RUN_KEYS[kind]} for r in records]
     configs: dict[str, dict] = {}
     for r in records:
-        group = r.get("name", "?") if kind == "train" else r.get("setting", r.get("method"))
+        group = r.get("name", "?") if kind == "train" else record_key_and_label(r)[0]
         configs.setdefault(group, {k: v for k, v in r["config"].items() if k != "seed"})
     data = records[0].get("data_source") if records else None
     return {**provenance(resolve_device(device), data), "seeds": _seeds(records),

@@ -9,10 +9,12 @@ paper's §3.2 (Fig. 2, Fig. 3) and §3.3.1 (Fig. 5).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Mapping, Optional
 
-from ..registry import get_method
+from ..names import ORDERS
+from ..registry import get_method, method_names
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Setting:
     @property
     def method(self) -> str:
         return self.overrides["method"]
+
+    @property
+    def order(self) -> str:
+        return self.overrides.get("order", ORDERS[0])
 
 
 def make_setting(key: str, method: str, lam: Optional[float] = None, color: str = "black", marker: str = "o",
@@ -84,16 +90,42 @@ def claim_settings(order_check: bool = True, controls: bool = False) -> list[str
 
 
 def setting(key: str | Setting) -> Setting:
+    """A registered setting, or one :func:`setting_for` derived (its key says method, λ and order)."""
     if isinstance(key, Setting):
         return key
-    if key not in SETTINGS:
-        raise KeyError(f"unknown setting {key!r}; known settings are: {', '.join(SETTINGS)}")
-    return SETTINGS[key]
+    if key in SETTINGS:
+        return SETTINGS[key]
+    derived = _parse_derived_key(key)
+    if derived is None:
+        raise KeyError(f"unknown setting {key!r}; known settings are: {', '.join(SETTINGS)}, or "
+                       "<method>[_lam<λ>][_<order>] for any other")
+    return derived
+
+
+def _parse_derived_key(key: str) -> Optional[Setting]:
+    """The setting a key of :func:`setting_for`'s form names, or None."""
+    for method in sorted(method_names(), key=len, reverse=True):  # milenas_gumbel before milenas
+        match = re.fullmatch(re.escape(method) + r"(?:_lam([0-9.eE+-]+))?(?:_(" + "|".join(ORDERS) + r"))?", key)
+        if match is None:
+            continue
+        spec = get_method(method)
+        if (match.group(1) is not None) != spec.takes_lambda or (match.group(2) and not spec.has_order):
+            return None
+        try:
+            lam = float(match.group(1)) if match.group(1) is not None else 1.0
+        except ValueError:
+            return None
+        derived = setting_for(method, lam, match.group(2) or ORDERS[0])
+        return derived if derived.key == key else None
+    return None
 
 
 def label(key: str) -> str:
-    """The legend label of a setting key (the key itself when it is not registered)."""
-    return SETTINGS[key].label if key in SETTINGS else key
+    """The legend label of a setting key (the key itself when it names no setting)."""
+    try:
+        return setting(key).label
+    except KeyError:
+        return key
 
 
 def milenas_setting(lam: float) -> Setting:
@@ -101,12 +133,36 @@ def milenas_setting(lam: float) -> Setting:
     return setting_for("milenas", lam)
 
 
-def setting_for(method: str, lam: float = 1.0) -> Setting:
-    """The registered setting of ``method`` (at ``lam`` where the method takes λ),
-    or a new one for a λ no figure uses."""
+def setting_for(method: str, lam: Optional[float] = 1.0, order: Optional[str] = None) -> Setting:
+    """The registered setting of ``method`` (at ``lam`` where the method takes λ, in
+    ``order`` where its order matters; default: the config's), or a new one for a
+    combination no figure uses, keyed ``<method>[_lam<λ>][_<order>]``."""
     spec = get_method(method)
+    lam = (1.0 if lam is None else float(lam)) if spec.takes_lambda else None
+    order = (order or ORDERS[0]) if spec.has_order else ORDERS[0]
     for registered in SETTINGS.values():
-        if registered.method == method and registered.overrides.get("lam") == (float(lam) if spec.takes_lambda else None):
+        if registered.method == method and registered.overrides.get("lam") == lam and registered.order == order:
             return registered
-    return make_setting(f"{method}_lam{lam:g}" if spec.takes_lambda else method, method,
-                        lam if spec.takes_lambda else None, "#009E73", "o", "-")
+    key = method + (f"_lam{lam:g}" if lam is not None else "") + (f"_{order}" if order != ORDERS[0] else "")
+    derived = make_setting(key, method, lam, "#009E73", "o", "-")
+    if order == ORDERS[0]:
+        return derived
+    return Setting(key, f"{derived.label}, {order.replace('_', ' ')}", {**derived.overrides, "order": order},
+                   derived.color, derived.marker, (0, (1, 1)))
+
+
+def record_setting(record: Mapping[str, Any]) -> Setting:
+    """The setting of a search record, derived from its method, λ and order (the record's
+    own top-level fields, else its config): a record read from disk needs no store."""
+    config = record.get("config") or {}
+    method = record.get("method") or config["method"]
+    return setting_for(method, record.get("lam", config.get("lam")), record.get("order", config.get("order")))
+
+
+def record_key_and_label(record: Mapping[str, Any]) -> tuple[str, str]:
+    """A record's setting key and legend label: the ones it carries (the run store adds the
+    same ones :func:`record_setting` derives), else derived from its method, λ and order."""
+    if record.get("setting"):
+        return record["setting"], record.get("label") or label(record["setting"])
+    derived = record_setting(record)
+    return derived.key, derived.label

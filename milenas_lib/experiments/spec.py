@@ -58,9 +58,10 @@ def _output_root(value: Any, preset: str) -> Optional[str]:
 #: The parameters every notebook has (notebooks/README.md, Parameters).
 COMMON_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("preset", "smoke", lambda v, preset: resolve_preset(v),
-              f"one of {', '.join(PRESETS)}: CPU minutes, or the paper's protocol (a GPU)"),
+              f"one of {', '.join(PRESETS)}: CPU minutes, CPU hours (the committed evidence's scale), or the "
+              "paper's protocol (a GPU)"),
     Parameter("seeds", None, lambda v, preset: resolve_seeds(v, preset),
-              "None: the preset's default ([0] for smoke, [0, 1, 2, 3] for paper)"),
+              "None: the preset's default ([0] for smoke, [0, 1, 2] for medium, [0, 1, 2, 3] for paper)"),
     Parameter("device", "auto", lambda v, preset: check_device(v), " or ".join(map(repr, DEVICES))),
     Parameter("data_root", None, lambda v, preset: resolve_folder(v, "data_root"),
               "folder holding CIFAR-10; None: the kit's usual places"),
@@ -77,6 +78,8 @@ COMMON_PARAMETERS: tuple[Parameter, ...] = (
               "backend ray: the cluster to join; None: a local Ray instance"),
     Parameter("plan_only", False, lambda v, preset: resolve_flag(v, "plan_only"),
               "True: print the runs this notebook needs and their cost, and run nothing"),
+    Parameter("tensorboard", None, lambda v, preset: None if literal(v) in (None, "") else str(Path(str(v)).expanduser()),
+              "a folder: each search's curves, step times and α heatmaps as TensorBoard events, from its record"),
 )
 
 

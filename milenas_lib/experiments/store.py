@@ -27,9 +27,10 @@ from ..config import SearchConfig, search_config
 from ..executor import Run, execute
 from ..records.identity import identity_hash, run_identity
 from ..records.run_dir import NonFiniteError
-from ..records.trust import STORED, settle, stored_record
-from .params import resolve_overrides, resolve_seeds, runs_root
-from .settings import Setting, setting
+from ..names import RECORD_NAME
+from ..records.trust import STORED, examine, settle, stored_record
+from .params import PRESETS, resolve_overrides, resolve_seeds, runs_root
+from .settings import Setting, record_setting, setting
 
 
 def config_hash(config: SearchConfig) -> str:
@@ -153,3 +154,48 @@ def search_runs(settings: Sequence[str | Setting], seeds: Any, preset: str, *,
                           workers=workers, backend=backend, address=address)
     return [{**record, "setting": spec.key, "label": spec.label, "preset": preset, "run_dir": str(job.folder)}
             for record, (spec, job) in zip(records, jobs)]
+
+
+def store_folder(config: SearchConfig, preset: str, output_root: Optional[str | Path] = None) -> Path:
+    """The run-store folder a notebook reads ``config``'s search from (``python -m milenas_lib
+    search --store``): the setting derived from its method, λ and order, its seed and identity hash."""
+    key = record_setting({"method": config.method, "lam": config.lam, "order": config.order})
+    return run_dir(key, config, preset, runs_root(output_root))
+
+
+def load_records(path_or_preset: str | Path, *, output_root: Optional[str | Path] = None) -> list[dict]:
+    """Search records any explorer, frame and plot accepts, from a preset's run store
+    (``"medium"``: ``results/runs/medium`` under ``output_root``, default this checkout),
+    a store or any folder of runs (searched recursively), a run folder, or a ``record.json``.
+
+    Only finished records that prove themselves (records/trust.py) are returned, each
+    with ``setting`` and ``label`` derived from its method, λ and order, ``run_dir``, and
+    ``preset`` where its folder sits in a store; the others are named in a warning."""
+    import warnings
+
+    given = str(path_or_preset)
+    base = runs_root(output_root) / given if given in PRESETS and not Path(given).exists() else Path(given).expanduser()
+    if base.name == RECORD_NAME:
+        base = base.parent
+    if not base.exists():
+        raise FileNotFoundError(f"{base} does not exist: pass a preset ({', '.join(PRESETS)}), a run store folder, "
+                                "a run folder or a record.json")
+    folders = sorted({path.parent for path in base.rglob(RECORD_NAME)} | ({base} if (base / RECORD_NAME).exists()
+                                                                          else set()))
+    records, skipped = [], []
+    for folder in folders:
+        state = examine(folder)
+        if state.status != STORED or state.record.get("kind", "search") != "search":
+            if state.status != STORED:
+                skipped.append(f"{folder} ({state.status}{': ' + state.reason if state.reason else ''})")
+            continue
+        spec = record_setting(state.record)
+        preset = folder.parent.parent.name if folder.parent.parent.name in PRESETS else None
+        records.append({**state.record, "setting": spec.key, "label": spec.label, "preset": preset,
+                        "run_dir": str(folder)})
+    if skipped:
+        warnings.warn(f"left out {len(skipped)} run(s) without a trusted finished record: " + "; ".join(skipped),
+                      stacklevel=2)
+    if not records:
+        raise FileNotFoundError(f"no finished search record under {base}")
+    return records

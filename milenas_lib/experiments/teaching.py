@@ -1,7 +1,8 @@
 """Notebook 9 (teaching): the search space, the relaxation (Eq. 8) and the rules, shown on small values."""
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence
 
 import pandas as pd
 import torch
@@ -50,6 +51,18 @@ def rules_table() -> pd.DataFrame:
                          for name, method in METHOD_REGISTRY.items()])
 
 
+@contextmanager
+def torch_threads(threads: Optional[int]) -> Iterator[None]:
+    """Run the block on ``threads`` CPU threads (None: as it is), then restore the kernel's setting."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class TeachingLab:
     """A supernet small enough to step by hand, for the notebook cell where a student
     writes the update rule (Eq. 5) as a loop and changes it.
@@ -60,12 +73,16 @@ class TeachingLab:
     α flattened into one tensor so that Eq. 5's ``∇α L_tr + λ ∇α L_val`` is plain
     tensor arithmetic; ``step_alpha`` / ``step_w`` take a plain gradient step
     (learning rates ``alpha_lr``, ``w_lr``), so what moves is exactly what the
-    cell wrote."""
+    cell wrote.
+
+    Every step runs on ``threads`` CPU threads (default 1): a supernet this small is
+    thousands of tiny ops, which more threads only slow down (notebooks/README.md,
+    "Teaching"); the kernel's own setting is restored after each call."""
 
     def __init__(self, lam: float = 1.0, steps: int = 10, batch_size: int = 16, alpha_lr: float = 0.5,
-                 w_lr: float = 0.05, seed: int = 0):
+                 w_lr: float = 0.05, seed: int = 0, threads: Optional[int] = 1):
         torch.manual_seed(seed)
-        self.lam, self.alpha_lr, self.w_lr = lam, alpha_lr, w_lr
+        self.lam, self.alpha_lr, self.w_lr, self.threads = lam, alpha_lr, w_lr, threads
         self.model = Supernet(4, 3)
         images = synthetic_cifar(n_train=2 * steps * batch_size, n_test=1, image_size=16, seed=seed)
         x = images.train_images.float() / 255.0
@@ -80,7 +97,8 @@ class TeachingLab:
     def gradients(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(∇α L, ∇w L)`` of the loss on ``batch``: α's as one flat tensor, w's per weight tensor."""
         alphas, weights = self.model.alphas(), list(self.model.weights())
-        grads = torch.autograd.grad(self.loss(batch), alphas + weights, allow_unused=True)
+        with torch_threads(self.threads):
+            grads = torch.autograd.grad(self.loss(batch), alphas + weights, allow_unused=True)
         alpha_grad = torch.cat([g.flatten() for g in grads[:len(alphas)]])
         return alpha_grad, [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
 
@@ -100,7 +118,9 @@ class TeachingLab:
     def record(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor]) -> None:
         """Note the losses after a step and how far softmax(α) moved from uniform."""
         spread = max(float(torch.softmax(a, dim=-1).max()) for a in self.model.alphas()) - 1 / len(PRIMITIVES)
-        self.rows.append({"step": len(self.rows) + 1, "L_tr": float(self.loss(train)), "L_val": float(self.loss(val)),
+        with torch_threads(self.threads):
+            losses = float(self.loss(train)), float(self.loss(val))
+        self.rows.append({"step": len(self.rows) + 1, "L_tr": losses[0], "L_val": losses[1],
                           "largest softmax(α) above 1/8": spread})
 
     def history(self) -> pd.DataFrame:

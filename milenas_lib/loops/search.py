@@ -131,6 +131,11 @@ def _commit(search: Search, run: RunDir) -> None:
     run.commit(search.record, state)
 
 
+def epoch_postfix(entry: dict) -> str:
+    """An epoch's figures beside its bar, as the figures and tables give them: accuracy in %, the gap in points."""
+    return f"search-val acc {100 * entry['val_acc']:.1f} %, train-val gap {100 * entry['gap']:+.1f} pp"
+
+
 class _Bars:
     """An epochs bar and, within it, a steps bar (process 0 only)."""
 
@@ -153,7 +158,7 @@ class _Bars:
             self.steps = None
         entry = event.entry
         self.epochs.update(1)
-        self.epochs.set_postfix(val_acc=f"{entry['val_acc']:.3f}", gap=f"{entry['gap']:+.3f}")
+        self.epochs.set_postfix_str(epoch_postfix(entry))
 
     def close(self) -> None:
         if self.steps is not None:

@@ -336,7 +336,7 @@ class Training:
                 train_s = 0.0
                 yield "paused"
             entry = self._close_epoch(lr, train_s)
-            bar.set_postfix(test_top1=f"{entry['test_top1']:.3f}", train_loss=f"{entry['train_loss']:.3f}")
+            bar.set_postfix_str(f"test top-1 {100 * entry['test_top1']:.1f} %, train loss {entry['train_loss']:.3f}")
             self.epoch = epoch + 1
             yield "epoch"
 
