@@ -12,6 +12,7 @@ other.
 """
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -38,11 +39,34 @@ def open_notebook(name: str, namespace: Optional[Mapping[str, Any]] = None, *,
     may hold a ``notebook_specs.py`` for notebooks that are not the kit's."""
     folder = Path.cwd() if notebooks_dir is None else Path(notebooks_dir)
     spec = notebook_spec(name, folder)
-    given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters}
-    checked = spec.check({**given, **values})
+    injected = papermill_parameters(namespace or {})
+    given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters or key in injected}
+    checked = spec.check({**given, **values})  # a name papermill injected that the spec lacks: refused
     if checked.plan_only:
         raise PlanOnly(f"plan_only=True: nothing was run\n{_plan_text(checked, folder)}")
     return Notebook(checked)
+
+
+#: The first line of the cell papermill injects after the ``parameters`` cell (its Python translator).
+PAPERMILL_HEADER = "# Parameters\n"
+
+
+def papermill_parameters(namespace: Mapping[str, Any]) -> set[str]:
+    """The names papermill's injected cell assigned, read from the kernel's input history
+    (``_ih``, IPython's ``In``): papermill only warns about a name the notebook does not declare,
+    and the notebook would then run with its default, under a name that suggests otherwise."""
+    names: set[str] = set()
+    history = namespace.get("_ih")
+    for source in history if isinstance(history, list) else ():
+        if not (isinstance(source, str) and source.startswith(PAPERMILL_HEADER)):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        names |= {target.id for node in tree.body if isinstance(node, ast.Assign)
+                  for target in node.targets if isinstance(target, ast.Name)}
+    return names
 
 
 def _plan_text(checked: NotebookParameters, notebooks_dir: Path) -> str:
