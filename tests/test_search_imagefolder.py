@@ -178,7 +178,7 @@ def test_16_bit_palette_and_transparent_images_decode_to_their_colours(tmp_path)
     root = tmp_path / "tree"
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
-    ramp = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1024)          # 0 .. 64512 of 65535
+    ramp = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1024            # 0 .. 64512 of 65535
     Image.fromarray(ramp).save(root / "a" / "grey16.png")
     palette = Image.new("P", (8, 8))
     palette.putpalette([10, 200, 30] + [0, 0, 0] * 255)
@@ -189,7 +189,7 @@ def test_16_bit_palette_and_transparent_images_decode_to_their_colours(tmp_path)
     images = image_tree.decode_images(files, 8)
     by_name = {path.rsplit("/", 1)[1]: image for (path, _), image in zip(files, images)}
     grey = by_name["grey16.png"][0].double()
-    assert grey.flatten().tolist() == pytest.approx(np.rint(ramp.flatten() * 255 / 65535).tolist(), abs=1)
+    assert grey.flatten().tolist() == pytest.approx(np.rint(ramp.flatten() / 65535 * 255).tolist(), abs=1)
     assert (by_name["grey16.png"] == 255).double().mean() < 0.05      # was 99.4 % saturated
     assert by_name["palette.png"][:, 0, 0].tolist() == [10, 200, 30]
     assert by_name["rgba.png"][:, 0, 0].tolist() == [250, 5, 120]

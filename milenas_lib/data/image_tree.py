@@ -142,7 +142,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         pixels = np.asarray(image, dtype=np.float64)
         full_scale = 65535.0 if image.mode != "F" else max(1.0, float(pixels.max()))
         grey = np.clip(np.rint(pixels * (255.0 / full_scale)), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, mode="L").convert("RGB")
+        return Image.fromarray(grey).convert("RGB")  # uint8, 2-D: mode L
     if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
         image = image.convert("RGBA")
     return image.convert("RGB")

@@ -104,8 +104,8 @@ def _open_regular(path: Path, max_bytes: Optional[int]) -> IO[bytes]:
         if not stat.S_ISREG(info.st_mode):
             raise NotARecordFileError(f"{path} is {_kind(info.st_mode)}, not a file the kit wrote; remove it")
         if max_bytes is not None and info.st_size > max_bytes:
-            raise NotARecordFileError(f"{path} holds {info.st_size / 2**20:.0f} MiB, more than the "
-                                      f"{max_bytes / 2**20:.0f} MiB a record may have; it is not one of this kit's")
+            raise NotARecordFileError(f"{path} holds {info.st_size:,} bytes, more than the {max_bytes // 2**20} MiB "
+                                      "a record may have; it is not one of this kit's")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
