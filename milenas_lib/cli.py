@@ -387,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _from_rank_zero(message: str) -> None:
+    """Print ``message`` to stderr once per job: under ``torchrun`` every process meets the same bad
+    input (or the same interruption), and only rank 0 says so (``RANK`` unset: a single process)."""
+    if os.environ.get("RANK", "0").strip() in ("", "0"):
+        print(message, file=sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     bad_input, run_failures = _error_families()
@@ -396,10 +403,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return run(args)
     except RunInterrupted as interruption:  # checkpoint written: 130 for SIGINT, 143 for SIGTERM
-        print(interruption, file=sys.stderr)
+        _from_rank_zero(str(interruption))
         return interruption.exit_code
     except bad_input as err:
-        print(f"error: {err}", file=sys.stderr)
+        _from_rank_zero(f"error: {err}")
         return 2
     except run_failures as err:
         print(f"error: {err}", file=sys.stderr)

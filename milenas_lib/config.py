@@ -182,7 +182,8 @@ class SearchConfig(FrozenConfig):
     # Data: "cifar10", "synthetic" or "imagefolder:PATH[@RES]" (your own images,
     # resized to RES x RES, default 32); per_class limits each search half to
     # that many images of each class; resolution < 32 shrinks CIFAR-10's images
-    # by area averaging (the medium preset's 16 px; an image folder names its own).
+    # by area averaging (the medium preset's 16 px); an image folder's is the RES of
+    # its name, any side from 8 to 1024 (this field then follows it).
     dataset: str = "cifar10"
     per_class: Optional[int] = None
     # Search-val images per class when they should differ from search-train's (None: per_class):
@@ -233,7 +234,12 @@ class SearchConfig(FrozenConfig):
             raise ConfigError(f"C must be even (reduction cells halve channels in two), got {self.C}")
         if self.layers < 3:
             raise ConfigError(f"layers must be at least 3 (two reduction cells and a normal one), got {self.layers}")
-        if self.resolution not in SEARCH_RESOLUTIONS:
+        folder = imagefolder_source(self.dataset)
+        if folder is not None:
+            # An image folder is decoded at the @RES of its name: that is the side the search uses, and
+            # the record's resolution says so (the preset's 32 or 16 px apply to CIFAR-10 only).
+            object.__setattr__(self, "resolution", folder[1])
+        elif self.resolution not in SEARCH_RESOLUTIONS:
             raise ConfigError(f"resolution must be one of {', '.join(map(str, SEARCH_RESOLUTIONS))} (a divisor of "
                               f"CIFAR-10's 32 px, by area averaging), got {self.resolution}")
         if self.w_lr_min < 0 or self.w_lr_min > self.w_lr:
@@ -316,6 +322,11 @@ def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
     method = overrides.get("method", SearchConfig.method)
     base = SearchConfig(method=method) if method in METHODS else SearchConfig()
     settings = {**SEARCH_PRESETS[preset], **method_protocol(preset, method), **overrides}
+    folder = imagefolder_source(str(settings.get("dataset", "")))
+    if folder is not None and "resolution" in overrides and overrides["resolution"] != folder[1]:
+        raise ConfigError(f"an image folder is searched at the resolution its name gives (@{folder[1]}), not at "
+                          f"resolution={overrides['resolution']}; write dataset imagefolder:{folder[0]}"
+                          f"@{overrides['resolution']}")
     return base.override(**settings)
 
 

@@ -159,25 +159,38 @@ def execute_notebooks(paths: Sequence[Path], preset: str, parameters: Optional[d
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     waiting, running, failure = list(paths), {}, None
-    # The driver alone takes Ctrl-C: it lets the running notebooks finish and says so.
+    # The driver alone takes Ctrl-C (and SIGTERM, as KeyboardInterrupt): it stops the running notebooks.
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
                              initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
-        while running or (waiting and failure is None):
-            while waiting and failure is None and len(running) < count:  # submitted one by one: none queued
-                path = waiting.pop(0)
-                log(f"  {path.stem} ...")
-                running[pool.submit(_timed_notebook, path, preset, parameters, output_root, kernel_name)] = path
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                path = running.pop(future)
-                try:
-                    timings[path.stem] = future.result()
-                    log(f"  {path.stem}: {timings[path.stem]:.0f} s")
-                except NotebookFailed as error:
-                    failure = failure or error
+        try:
+            while running or (waiting and failure is None):
+                while waiting and failure is None and len(running) < count:  # submitted one by one: none queued
+                    path = waiting.pop(0)
+                    log(f"  {path.stem} ...")
+                    running[pool.submit(_timed_notebook, path, preset, parameters, output_root, kernel_name)] = path
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    path = running.pop(future)
+                    try:
+                        timings[path.stem] = future.result()
+                        log(f"  {path.stem}: {timings[path.stem]:.0f} s")
+                    except NotebookFailed as error:
+                        failure = failure or error
+        except KeyboardInterrupt:
+            _stop_notebooks(pool)
+            raise
     if failure is not None:
         raise failure
     return {path.stem: timings[path.stem] for path in paths}
+
+
+def _stop_notebooks(pool: Any) -> None:
+    """End the notebooks in flight at once (``timeout`` sends one SIGTERM and expects the end): each
+    process running papermill is terminated; its kernel ends when its parent is gone (ipykernel's
+    parent poller), and the kernel's run workers end themselves soon after (executor/local.py)."""
+    for process in list(getattr(pool, "_processes", {}).values()):  # no public API before Python 3.14
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -205,6 +218,7 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
 
         wait_for_address(address)  # before any planning: no cluster is one line within its timeout
     root = resolve_root(output_root)
+    check_driver_parameters(preset, parameters or {}, None if output_root is None else root)
     paths = notebook_paths(notebooks_dir, only)
     known = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
     unknown = sorted(set(parameters or {}) - known)
@@ -228,6 +242,25 @@ def run(preset: str, *, only: Optional[Sequence[str]] = None, parameters: Option
     index = write_index(root, preset)
     log(f"reproduce: done in {total / 60:.1f} min; index: {index}")
     return RunReport(preset, timings, total, index)
+
+
+#: Notebook parameters that reproduce's own flags set: the pre-pass plans with the flag, so a
+#: ``--param`` that differs would train one thing and draw another.
+DRIVER_PARAMETERS = {"preset": "--preset", "output_root": "--output-root"}
+
+
+def check_driver_parameters(preset: str, parameters: dict, output_root: Optional[Path]) -> None:
+    """Refuse ``--param preset=`` / ``--param output_root=`` unless they equal ``--preset`` / ``--output-root``."""
+    flags = {"preset": preset, "output_root": output_root}
+    for key, flag in DRIVER_PARAMETERS.items():
+        if key not in parameters:
+            continue
+        given, wanted = parameters[key], flags[key]
+        same = given == wanted if key == "preset" else (
+            wanted is not None and given not in (None, "") and resolve_root(given) == wanted)
+        if not same:
+            flag_value = "(not given)" if wanted is None else wanted
+            raise ValueError(f"--param {key}={given} conflicts with {flag} {flag_value}; set it with {flag} only")
 
 
 def _link(path: str, text: str) -> str:

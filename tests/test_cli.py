@@ -60,3 +60,13 @@ def test_unknown_method_lists_the_valid_ones(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "invalid choice" in err and all(name in err for name in method_names())
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("rank, printed", [("0", 1), ("1", 0), ("3", 0)])
+def test_under_torchrun_only_rank_0_prints_a_refusal(tmp_path, capsys, monkeypatch, rank, printed):
+    """Every process of a torchrun job meets the same bad input; one line for the job, not one per rank."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", rank)
+    assert main(["search", "--method", "milenas", "--set", "lam=-1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == printed and (not printed or "λ (lam) must be a finite number" in err)

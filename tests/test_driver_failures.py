@@ -207,3 +207,72 @@ def test_a_worker_whose_driver_is_gone_exits_without_a_traceback(tmp_path, capfd
     parent.close()  # the driver is gone
     process.join(60)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def hold_sigterm(out_dir: str) -> None:
+    """A run whose next step is minutes away (the paper preset on a CPU): it holds SIGTERM, as a run
+    does until its next step, and keeps working."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "pid").write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+#: A driver as ``reproduce`` is one: SIGTERM becomes KeyboardInterrupt, two workers run ``hold_sigterm``.
+HOLDING_DRIVER = """
+import signal, sys
+from pathlib import Path
+from milenas_lib import reproduce
+from milenas_lib.executor import Run, execute
+signal.signal(signal.SIGTERM, reproduce._stop_on_sigterm)
+root = Path(sys.argv[1])
+execute([Run(root / n, "test_driver_failures:hold_sigterm", {"out_dir": str(root / n)}, label=n, device="cpu")
+         for n in "ab"], workers=2, progress=False, poll_s=0.2)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie no one reaped has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def start_holding_driver(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent)]),
+           "OMP_NUM_THREADS": "1"}
+    driver = subprocess.Popen([sys.executable, "-c", HOLDING_DRIVER, str(tmp_path)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pid_files = [tmp_path / name / "pid" for name in "ab"]
+    deadline = time.monotonic() + 240
+    while not all(f.exists() and f.read_text() for f in pid_files):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1][-2000:]
+        time.sleep(0.2)
+    return driver, [int(f.read_text()) for f in pid_files]
+
+
+def ended_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not any(alive(pid) for pid in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_one_sigterm_to_the_driver_ends_every_worker_within_seconds(tmp_path, stop):
+    """``timeout`` sends one SIGTERM: the driver asks each worker once, and kills those that have not
+    stopped after STOP_WAIT_S; a driver killed outright leaves workers that end themselves as soon."""
+    from milenas_lib.executor.local import STOP_WAIT_S
+
+    driver, workers = start_holding_driver(tmp_path)
+    try:
+        driver.send_signal(stop)
+        driver.wait(timeout=STOP_WAIT_S + 20)
+        assert ended_within(workers, STOP_WAIT_S + 20), "a worker kept running after its driver was stopped"
+    finally:
+        for pid in [driver.pid, *workers]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

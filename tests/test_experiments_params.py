@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from milenas_lib import experiments as ex
-from milenas_lib.experiments import params, settings
+from milenas_lib.experiments import params, settings, store
 from milenas_lib.experiments.notebook_specs import SPECS
 from milenas_lib.experiments.params import ParameterError
 
@@ -129,3 +129,30 @@ def test_setting_for_finds_registered_settings_and_makes_new_lambdas():
         settings.make_setting("x", "gdas", 1.0)
     with pytest.raises(KeyError, match="unknown setting"):
         settings.setting("nope")
+
+
+# --- parameters that would relabel, resize or double-count runs -------------------------------------
+
+@pytest.mark.parametrize("overrides, changed", [
+    ({"method": "single_level"}, "method: 'milenas' -> 'single_level'"),
+    ({"lam": 0.1}, "lam: 1.0 -> 0.1"),
+    ({"order": "w_then_alpha"}, "order: 'simultaneous' -> 'w_then_alpha'"),
+])
+def test_search_overrides_may_not_change_what_a_setting_is(tmp_path, overrides, changed):
+    """Fig. 2's five curves must stay five methods: an override of method, λ or order is refused."""
+    with pytest.raises(ParameterError) as error:
+        store.search_jobs(["milenas_lam1"], [0], "smoke", output_root=tmp_path, overrides=overrides)
+    message = str(error.value)
+    assert "'milenas_lam1'" in message and changed in message and "\n" not in message
+    kept = store.search_jobs(["milenas_lam1"], [0], "smoke", output_root=tmp_path,
+                          overrides={"method": "milenas", "lam": 1, "epochs": 3})  # the setting's own values
+    assert kept[0][1].run.kwargs["config"].epochs == 3
+    with pytest.raises(ParameterError, match="setting 'darts_2nd'"):
+        ex.open_notebook("08_gradient_error", method="darts_2nd", search_overrides={"method": "milenas"},
+                         output_root=tmp_path, plan_only=True)
+
+
+def test_a_repeated_seed_is_refused_not_counted_twice():
+    with pytest.raises(ParameterError, match=r"seeds lists seed\(s\) \[0\] more than once"):
+        params.resolve_seeds("[0, 0]", "smoke")
+    assert params.resolve_seeds([1, 0], "smoke") == [1, 0]

@@ -78,3 +78,32 @@ def test_plan_only_prints_the_notebooks_runs_and_runs_nothing(folder, tmp_path):
                            notebooks_dir=folder, output_root=str(tmp_path))
     assert "search milenas_lam0.5 seed 0" in str(stopped.value) and "missing" in str(stopped.value)
     assert not (tmp_path / "results").exists()
+
+
+def test_a_parameter_papermill_injected_that_the_spec_lacks_is_refused(folder, tmp_path):
+    """papermill only warns about an unknown ``-p`` name; the notebook's first cell refuses it."""
+    injected = '# Parameters\npreset = "smoke"\ncolour = "red"\n'
+    namespace = {"preset": "smoke", "colour": "red", "_ih": ["", 'preset = "smoke"\n', injected]}
+    with pytest.raises(ParameterError, match=r"declares no parameter\(s\) \['colour'\]"):
+        head.open_notebook("99_throwaway", namespace, notebooks_dir=folder, output_root=str(tmp_path))
+    namespace["_ih"][2] = '# Parameters\npreset = "smoke"\nmy_lam = 2\n'
+    namespace["my_lam"] = 2  # a declared one goes through; a global the user set is not papermill's
+    assert head.open_notebook("99_throwaway", namespace, notebooks_dir=folder, output_root=str(tmp_path)).my_lam == 2
+
+
+def test_reproduce_refuses_a_preset_parameter_that_differs_from_its_flag(folder, tmp_path, capsys, monkeypatch):
+    """The pre-pass plans with --preset; the notebooks would then run another preset's searches."""
+    from milenas_lib.experiments import plan
+
+    def planned(*args, **kwargs):
+        raise AssertionError("runs were planned despite the conflict")
+
+    monkeypatch.setattr(plan, "run_notebooks_missing", planned)
+    assert reproduce.main(["--preset", "smoke", "--param", "preset=paper", "--notebooks", str(folder),
+                           "--output-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "reproduce: error: --param preset=paper conflicts with --preset smoke; set it with --preset only"
+    with pytest.raises(ValueError, match="--param output_root=/elsewhere conflicts with --output-root"):
+        reproduce.check_driver_parameters("smoke", {"output_root": "/elsewhere"}, tmp_path)
+    reproduce.check_driver_parameters("smoke", {"preset": "smoke", "output_root": str(tmp_path)}, tmp_path)
+    assert not (tmp_path / "results").exists()

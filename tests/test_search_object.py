@@ -111,3 +111,24 @@ def test_the_live_explorer_and_the_gradient_measurement_watch_no_checkpoint():
             assert forbidden not in text, (module, forbidden)
     assert "Search(" in (root / "explorers/live.py").read_text()
     assert "observe=" in (root / "experiments/gradient_error.py").read_text()
+
+
+def test_a_step_interrupted_by_ctrl_c_replays_its_batch_and_the_search_goes_on(monkeypatch):
+    """A KeyboardInterrupt inside the update rule (Ctrl-C in a notebook) drew a batch it never counted;
+    continuing used to run the epoch's stream dry (RuntimeError: generator raised StopIteration)."""
+    search = Search(SearchConfig(method="milenas", **TINY))
+    search.step()
+    position = (search.epoch, search.batch)
+    step = search.rule.step
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(search.rule, "step", step)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search.rule, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search.step()
+    assert (search.epoch, search.batch) == position
+    events = list(search.events())
+    assert search.finished and len(search.record["epochs"]) == TINY["epochs"]
+    assert sum(isinstance(event, StepEvent) for event in events) == 2 * search.steps_per_epoch - 1

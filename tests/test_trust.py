@@ -181,3 +181,49 @@ def test_a_symlink_loop_in_the_store_is_one_line_from_plan(tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "symbolic-link loop" in err and "milenas_lam1" in err
+
+
+# --- files that are not records ---------------------------------------------------------------
+
+def examined_within(folder: Path, seconds: float = 30.0):
+    """``examine(folder)``, failing (not hanging the suite) when it blocks, as reading a FIFO does."""
+    import threading
+
+    from milenas_lib.records.trust import examine
+
+    result: list = []
+    reader = threading.Thread(target=lambda: result.append(examine(folder)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert result, f"examine({folder}) blocked"
+    return result[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("name", ["record.json", "checkpoint.pt"])
+def test_a_fifo_in_place_of_a_record_or_checkpoint_is_damaged_not_a_hang(tmp_path, name):
+    from milenas_lib.records.run_dir import CorruptRunError, RunDir
+
+    folder = tmp_path / "seed0-00000000"
+    folder.mkdir()
+    os.mkfifo(folder / name)
+    state = examined_within(folder)
+    assert state.status == "damaged" and "is a FIFO" in state.line and "\n" not in state.line
+    with pytest.raises(CorruptRunError, match="is a FIFO") as error:  # search --out DIR
+        with RunDir(folder, oom_advice=""):
+            pass
+    assert "\n" not in str(error.value)
+
+
+def test_a_record_larger_than_the_limit_is_refused_unread(tmp_path, monkeypatch):
+    from milenas_lib.records import io
+
+    folder = tmp_path / "seed0-00000000"
+    folder.mkdir()
+    with open(folder / "record.json", "wb") as handle:  # sparse: no disk used
+        handle.truncate(io.MAX_RECORD_BYTES + 1)
+    monkeypatch.setattr(json, "loads", lambda *a, **k: pytest.fail("a record over the limit was read"))
+    state = examined_within(folder)
+    assert state.status == "damaged" and "more than the 64 MiB a record may have" in state.line
+    with pytest.raises(io.NotARecordFileError, match="more than the 64 MiB"):
+        io.read_json(folder / "record.json")

@@ -116,6 +116,15 @@ class ImageSet:
         """Where the images came from, as a JSON-ready dict for result records."""
         return {"source": self.source, "detail": copy.deepcopy(self.source_detail)}
 
+    @property
+    def identity_source(self) -> str:
+        """The data source as a run's identity holds it (records/identity.py): the source, and for
+        a set that carries a ``content`` fingerprint (an image folder, whose files can change under
+        the same path) that fingerprint too, so a changed folder is another run.  CIFAR-10 and the
+        synthetic set carry none: their identities are the source alone, as before."""
+        content = self.source_detail.get("content")
+        return self.source if content is None else f"{self.source}:{content}"
+
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file, read in chunks so large archives need little memory."""

@@ -4,6 +4,7 @@ driver), each running its runs one after another."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from typing import Any, Optional
@@ -11,8 +12,11 @@ from typing import Any, Optional
 from .bars import Progress
 from .runs import ExecutorError, Run, RunQueue, blame, execute_one, on_disk
 
-#: How long a stopped worker may take to reach its next step and write its checkpoint.
-STOP_WAIT_S = 120.0
+#: How long a stopped worker may take to reach its next step and write its checkpoint; then it is
+#: killed (its last checkpoint is kept: every write is atomic).  A scheduler's or ``timeout``'s
+#: SIGTERM must end the whole sweep within seconds, even where one step or the evaluation pass at
+#: the end of an epoch takes minutes (the paper preset on a CPU).
+STOP_WAIT_S = 10.0
 
 
 def run_here(queue: RunQueue, progress: Progress, show: bool) -> int:
@@ -40,14 +44,24 @@ def run_here(queue: RunQueue, progress: Progress, show: bool) -> int:
 def _stop_with_parent() -> None:
     """Linux: SIGTERM this worker when the driver dies, even by SIGKILL (the run
     then stops at its next step and resumes next time), rather than leaving it
-    running unseen, holding its run lock."""
+    running unseen, holding its run lock.  No driver is left to kill it when
+    its next step is minutes away, so a watchdog ends it :data:`STOP_WAIT_S`
+    after the driver is gone (on any platform)."""
     try:
         import ctypes
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass  # not Linux: the worker finishes its run on its own
+        pass  # not Linux: the watchdog alone
+    threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), name="driver watchdog", daemon=True).start()
+
+
+def _end_when_orphaned(driver_pid: int, poll_s: float = 1.0) -> None:
+    while os.getppid() == driver_pid:
+        time.sleep(poll_s)
+    time.sleep(STOP_WAIT_S)  # the run's own SIGTERM handling checkpoints at its next step meanwhile
+    os._exit(143)  # still running: its last checkpoint is kept, the same command resumes it
 
 
 def _worker(env: dict, start_method: Optional[str], connection) -> None:
@@ -131,22 +145,38 @@ class _Slot:
         self.close()
         return None
 
-    def close(self, stop: bool = False) -> None:
+    def ask_to_end(self, stop: bool = False) -> None:
+        """``stop``: one SIGTERM (the run checkpoints at its next step and stops); else: no more runs."""
         if self.process is None:
             return
         if stop:
-            self.process.terminate()  # one SIGTERM: the run checkpoints at its next step and stops
+            self.process.terminate()
         else:
             try:
                 self.connection.send(None)
             except OSError:
                 pass
-        self.process.join(STOP_WAIT_S if stop else None)
+
+    def close(self, deadline: Optional[float] = None) -> None:
+        """Wait for the worker to end, until ``deadline`` (``time.monotonic()``; None: as long as it takes),
+        then kill it."""
+        if self.process is None:
+            return
+        self.process.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
         self.connection.close()
         self.process, self.connection = None, None
+
+
+def _end_workers(slots: list[_Slot], stop: bool) -> None:
+    """Every worker asked at once, then waited for together: a stop ends them all within :data:`STOP_WAIT_S`."""
+    for slot in slots:
+        slot.ask_to_end(stop)
+    deadline = time.monotonic() + STOP_WAIT_S if stop else None
+    for slot in slots:
+        slot.close(deadline)
 
 
 def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Progress, poll_s: float) -> int:
@@ -191,6 +221,5 @@ def run_in_workers(queue: RunQueue, envs: list[dict], retries: int, progress: Pr
                     queue.again(run)  # resumes from its checkpoint
         failed = False
     finally:
-        for slot in slots:  # on an error or Ctrl-C the runs in flight stop; they resume next time
-            slot.close(stop=failed)
+        _end_workers(slots, stop=failed)  # on an error or Ctrl-C the runs in flight stop; they resume next time
     return retried

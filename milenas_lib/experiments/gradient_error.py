@@ -28,7 +28,7 @@ from ..records.trust import STORED, RunStoreError, settle
 from ..records.provenance import resolve_device
 from .params import DTYPE_NAMES, SWEEP_EPSILONS, resolve_overrides, runs_root
 from .settings import setting_for
-from .store import config_hash, run_dir
+from .store import check_setting_kept, config_hash, run_dir
 
 DTYPES = dict(zip(DTYPE_NAMES, (torch.float64, torch.float32)))
 
@@ -164,8 +164,9 @@ def gradient_error_trajectory(preset: str, *, method: str = "darts_2nd", lam: fl
     if points < 2:
         raise ValueError(f"points must be at least 2 (start and end), got {points}")
     extra = {"device": device, "seed": int(seed), **({"data_root": str(data_root)} if data_root else {})}
-    config = search_config(preset, **{**resolve_overrides(overrides, "search_overrides"), "method": method,
-                                      "lam": float(lam), **extra})
+    overrides = resolve_overrides(overrides, "search_overrides")
+    check_setting_kept(setting_for(method, lam), preset, overrides)  # method and λ are this function's arguments
+    config = search_config(preset, **{**overrides, "method": method, "lam": float(lam), **extra})
     request = {"points": points, "epsilons": list(epsilons), "sweep_epsilons": list(sweep_epsilons),
                "sweep_dtypes": list(sweep_dtypes), "dtype": dtype, "lam": lam}
     folder, cached = _measurement_folder(config, preset, request, output_root, reuse_only, verbose)

@@ -13,6 +13,7 @@ plan, so that neither imports the other.
 """
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -39,8 +40,9 @@ def open_notebook(name: str, namespace: Optional[Mapping[str, Any]] = None, *,
     may hold a ``notebook_specs.py`` for notebooks that are not the kit's."""
     folder = Path.cwd() if notebooks_dir is None else Path(notebooks_dir)
     spec = notebook_spec(name, folder)
-    given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters}
-    checked = spec.check({**given, **values})
+    injected = papermill_parameters(namespace or {})
+    given = {key: value for key, value in (namespace or {}).items() if key in spec.all_parameters or key in injected}
+    checked = spec.check({**given, **values})  # a name papermill injected that the spec lacks: refused
     shell = _kernel_shell()
     if shell is not None:
         _skip_later_cells(shell, checked.plan_only)
@@ -77,6 +79,28 @@ def _skip_later_cells(shell: Any, skip: bool) -> None:
         transformers.remove(skip_unless_reopened)
     if skip:
         transformers.append(skip_unless_reopened)
+
+
+#: The first line of the cell papermill injects after the ``parameters`` cell (its Python translator).
+PAPERMILL_HEADER = "# Parameters\n"
+
+
+def papermill_parameters(namespace: Mapping[str, Any]) -> set[str]:
+    """The names papermill's injected cell assigned, read from the kernel's input history
+    (``_ih``, IPython's ``In``): papermill only warns about a name the notebook does not declare,
+    and the notebook would then run with its default, under a name that suggests otherwise."""
+    names: set[str] = set()
+    history = namespace.get("_ih")
+    for source in history if isinstance(history, list) else ():
+        if not (isinstance(source, str) and source.startswith(PAPERMILL_HEADER)):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        names |= {target.id for node in tree.body if isinstance(node, ast.Assign)
+                  for target in node.targets if isinstance(target, ast.Name)}
+    return names
 
 
 def _plan_text(checked: NotebookParameters, notebooks_dir: Path) -> str:

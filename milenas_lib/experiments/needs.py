@@ -17,7 +17,7 @@ from .evaluation import imagenet_root, searched_genotypes, train_jobs
 from .params import TABLE1_GENOTYPES, TABLE2_GENOTYPES, genotype_choice, runs_root, train_overrides_for
 from .settings import Setting, setting_for
 from .spec import NotebookParameters
-from .store import config_hash, run_dir, search_jobs
+from .store import check_setting_kept, config_hash, run_dir, search_jobs
 
 
 @dataclass
@@ -90,6 +90,7 @@ def evaluation(dataset: str) -> Callable[[NotebookParameters, bool], list[Need]]
 def gradient_search(nb: NotebookParameters, resolve_data: bool = False) -> list[Need]:
     """Notebook 8: one search stopped and measured along the way (``nb.gradient_error``)."""
     extra = {"device": nb.device, "seed": nb.seeds[0], **({"data_root": nb.data_root} if nb.data_root else {})}
+    check_setting_kept(setting_for(nb.method, nb.lam), nb.preset, nb.search_overrides)
     config = search_config(nb.preset, **{**nb.search_overrides, "method": nb.method, "lam": float(nb.lam), **extra})
     spec = setting_for(config.method, config.lam)
     shared = run_dir(spec, config, nb.preset, runs_root(nb.output_root))

@@ -86,6 +86,9 @@ def resolve_seeds(seeds: Any, preset: str) -> list[int]:
     resolved = [_seed(s) for s in seeds]
     if not resolved:
         raise ParameterError("seeds is empty; give at least one seed")
+    repeated = sorted({s for s in resolved if resolved.count(s) > 1})
+    if repeated:  # one run counted twice would shrink the intervals and fake agreement between seeds
+        raise ParameterError(f"seeds lists seed(s) {repeated} more than once, got {seeds!r}; give each seed once")
     return resolved
 
 

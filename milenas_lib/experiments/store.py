@@ -29,7 +29,7 @@ from ..records.identity import identity_hash, run_identity
 from ..records.run_dir import NonFiniteError
 from ..names import RECORD_NAME
 from ..records.trust import STORED, examine, settle, stored_record
-from .params import PRESETS, resolve_overrides, resolve_seeds, runs_root
+from .params import PRESETS, ParameterError, resolve_overrides, resolve_seeds, runs_root
 from .settings import Setting, record_setting, setting
 
 
@@ -39,14 +39,33 @@ def config_hash(config: SearchConfig) -> str:
     return identity_hash(run_identity(config, None))
 
 
+#: The fields that make a setting the curve its label names: overrides may not change them.
+SETTING_FIELDS = ("method", "lam", "order")
+
+
+def check_setting_kept(spec: Setting, preset: str, overrides: Mapping, name: str = "search_overrides") -> None:
+    """Refuse ``overrides`` that would change what ``spec`` is (its method, λ or order): the run
+    would be stored and drawn under the setting's label while being another method's."""
+    base = search_config(preset, **spec.overrides)
+    changed = [f"{key}: {getattr(base, key)!r} -> {overrides[key]!r}" for key in SETTING_FIELDS
+               if key in overrides and overrides[key] != getattr(base, key)]
+    if changed:
+        raise ParameterError(f"{name} may not change the method, λ or order of setting {spec.key!r} "
+                             f"({spec.label}; {', '.join(changed)}); choose the setting of that method instead "
+                             "and leave these fields out of " + name)
+
+
 def make_search_config(key: str | Setting, seed: int, preset: str, overrides: Optional[Mapping] = None,
                        device: str = "auto", data_root: Optional[str] = None) -> SearchConfig:
-    """The config of one run of a setting: the preset, the setting's method/λ, then ``overrides``."""
+    """The config of one run of a setting: the preset, the setting's method/λ/order, then ``overrides``
+    (which may not change those: :func:`check_setting_kept`)."""
     spec = setting(key)
+    overrides = resolve_overrides(overrides, "search_overrides")
+    check_setting_kept(spec, preset, overrides)
     extra: dict[str, Any] = {"device": device, "seed": int(seed)}
     if data_root:
         extra["data_root"] = str(data_root)
-    return search_config(preset, **{**spec.overrides, **resolve_overrides(overrides), **extra})
+    return search_config(preset, **{**spec.overrides, **overrides, **extra})
 
 
 def run_dir(key: str | Setting, config: SearchConfig, preset: str, root: Path) -> Path:

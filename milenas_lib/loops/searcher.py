@@ -136,7 +136,7 @@ class Search:
         self.steps_per_epoch = len(self.data.paired)
         self._check_sizes()
         broadcast_state(self.model, parallel)
-        self.identity = run_identity(config, self.images.source)
+        self.identity = run_identity(config, self.images.identity_source)
         self.record = new_record(config, self.identity, self._run_facts(), self.model)
         self.epoch, self.batch, self.running = 0, 0, RunningSums()
         self._batches: Optional[Iterator] = None
@@ -225,7 +225,16 @@ class Search:
         x_tr, y_tr, x_val, y_val = next(self._batches)
         layout = self.ctx.layout
         batch = Batch(x_tr.contiguous(memory_format=layout), y_tr, x_val.contiguous(memory_format=layout), y_val)
-        stats = global_stats(self.rule.step(self.ctx, shard(batch, self.parallel)), self.parallel, self.device)
+        try:
+            stats = global_stats(self.rule.step(self.ctx, shard(batch, self.parallel)), self.parallel,
+                                 self.device)
+        except BaseException:
+            # Ctrl-C in a notebook (KeyboardInterrupt) or any error mid-step: the batch was drawn but
+            # not counted, so the next step would draw one too many and the epoch's stream would run
+            # dry (StopIteration).  Rewind it: the next step replays this batch (on the weights and α
+            # this step may already have changed in part; a checkpoint resume is exact).
+            self._batches = iter(self.data.paired.epoch(self.epoch, start_batch=self.batch))
+            raise
         if not math.isfinite(stats.train_loss) or not all_finite(self.model):
             # The state is already stepped with it: a checkpoint on disk is the last good one.
             config = self.config

@@ -31,7 +31,8 @@ from ..names import RECORD_NAME
 from .errors import OneLine
 from .guard import LOCK_NAME, acquire_lock, ensure_free_space, state_bytes
 from .identity import RECORD_FORMAT, identity_differences
-from .io import json_ready, load_checkpoint, read_json, remove_stale_temporaries, save_checkpoint, write_json
+from .io import (NotARecordFileError, json_ready, load_checkpoint, read_json, remove_stale_temporaries, save_checkpoint,
+                 write_json)
 from .trust import CHECKPOINT_NAME, RECORD_NAME, digest_problem, seal
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -137,6 +138,8 @@ class RunDir:
         fix = f"delete {self.checkpoint_path} to start this run over, or choose another --out directory"
         try:
             state = load_checkpoint(self.checkpoint_path)
+        except NotARecordFileError as error:
+            raise CorruptRunError(f"{error}; {fix}") from None
         except Exception as error:  # torch raises many types for a bad file; all mean the same here
             # The weights-only unpickler names the callable a planted pickle would have run.
             reason = "it holds objects that could run code" if "global" in str(error).lower() \
@@ -152,6 +155,8 @@ class RunDir:
     def _read_record(self) -> dict:
         try:
             record = read_json(self.record_path)
+        except NotARecordFileError as error:  # a FIFO would hang here, a huge file fill the memory
+            raise CorruptRunError(f"{error}; delete it or choose another --out directory") from None
         except (ValueError, UnicodeDecodeError):
             record = None
         if not isinstance(record, dict) or "identity" not in record and "format" not in record:

@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional
 from ..names import RECORD_NAME
 from .errors import OneLine
 from .identity import identity_differences, identity_hash
+from .io import NotARecordFileError, load_checkpoint, read_json
 
 CHECKPOINT_NAME = "checkpoint.pt"
 DIGEST_KEY = "digest"
@@ -188,7 +189,9 @@ def _read_record(path: Path) -> tuple[Any, Optional[str]]:
     if not _exists(path):
         return None, "is missing"
     try:
-        return json.loads(path.read_text()), None
+        return read_json(path), None
+    except NotARecordFileError as error:  # a FIFO would hang the reader, a huge file fill its memory
+        return None, str(error).removeprefix(f"{path} ")
     except (ValueError, UnicodeDecodeError):
         return None, "is not valid JSON (truncated or garbage)"
     except OSError as error:
@@ -197,10 +200,10 @@ def _read_record(path: Path) -> tuple[Any, Optional[str]]:
 
 def _read_checkpoint(path: Path) -> tuple[Optional[dict], Optional[str]]:
     """The checkpoint (memory-mapped: its tensors are not read) and None, or None and why it cannot be used."""
-    import torch
-
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = load_checkpoint(path, mmap=True)
+    except NotARecordFileError as error:
+        return None, f"checkpoint.pt {str(error).removeprefix(f'{path} ')}"
     except Exception as error:  # torch raises many types for a bad file; all mean the same here
         return None, ("checkpoint.pt holds objects that could run code" if "global" in str(error).lower()
                       else "checkpoint.pt cannot be read (truncated or not a checkpoint)")
