@@ -76,6 +76,7 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys):
     assert "not JSON" in err and "not a regular file" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_an_untouched_training_record_verifies_and_a_forged_test_accuracy_does_not(tmp_path):
     config = TrainConfig(dataset="synthetic", epochs=1, batch_size=16, C=4, layers=3, train_per_class=8,
                          eval_batch_size=64, num_threads=1)
@@ -86,6 +87,7 @@ def test_an_untouched_training_record_verifies_and_a_forged_test_accuracy_does_n
     assert not verify(write(tmp_path / "forged", forged)).matches
 
 
+@pytest.mark.slow
 def test_a_record_from_another_float_path_is_checked_by_fingerprint(search_record, tmp_path):
     """The record claims another float path: the rerun is not compared bit for bit but by fingerprint;
     a forged fingerprint is caught."""
