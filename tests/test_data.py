@@ -231,7 +231,8 @@ def test_search_data_pairs_the_two_halves_and_resumes() -> None:
     assert not torch.equal(full[0][0], full[0][2]), "train and val batches must differ"
     evaluated = list(search.val_eval.epoch(0))
     assert torch.equal(torch.cat([y for _, y in evaluated]), data.train_labels[val_idx])
-    assert search.provenance == {"source": "synthetic", "detail": data.source_detail}
+    assert search.provenance == {"source": "synthetic", "detail": data.source_detail,
+                                 "halves": {"train": 150, "val": 150}}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -44,7 +44,7 @@ def test_flags_refuse_anything_but_true_and_false(given):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("preset", "huge", "preset must be one of 'paper', 'smoke', 'medium', got 'huge'"),
+    ("preset", "huge", "preset must be one of 'paper', 'smoke', 'medium', 'long', got 'huge'"),
     ("seeds", 1.5, "seeds must be a list of integers"),
     ("seeds", True, "seeds must be a list of integers"),
     ("reuse_only", "maybe", "reuse_only must be True or False"),

@@ -50,10 +50,11 @@ def search_split(
         members = members[torch.randperm(members.numel(), generator=generator)]
         val_size = members.numel() // 2
         train_size = members.numel() - val_size
-        for name, count in (("per_class", per_class), ("val_per_class", val_count)):
+        for name, count, where in (("per_class", per_class, "each half"),
+                                   ("val_per_class", val_per_class, "the search-val half")):
             if count is not None and count > val_size:
                 raise DataSizeError(
-                    f"class {label} has {members.numel()} images, too few for {count} in a half; "
+                    f"class {label} has {members.numel()} images, too few for {count} in {where}; "
                     f"lower {name} to at most {val_size} (--set {name}={val_size})"
                 )
         train_size = per_class if per_class is not None else train_size

@@ -69,7 +69,7 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
                 "alpha_step_s": entry["alpha_step_s"], "w_step_s": entry["w_step_s"], "eval_s": entry["eval_s"],
                 "phase": entry.get("phase", record["method"]), "tau": entry.get("tau"),
                 "genotype": entry["genotype_text"], "num_classes": record_num_classes(record),
-                "resolution": record["config"].get("resolution", 32),
+                "resolution": (record.get("config") or {}).get("resolution", 32),
             })
     return pd.DataFrame(rows)
 
