@@ -288,9 +288,17 @@ def _another_path(path: Path, record: dict, again: dict, epochs: int, difference
         return Verification(path, epochs, exact_count, None, 0.0, "exact", tuple(notes))
     difference, text = fingerprint_check(record, again)
     notes += [text] if text else []
-    if difference is None and epochs == len(record["epochs"]) and record["kind"] == "search":
+    whole = epochs == len(record["epochs"]) and record["kind"] == "search"
+    if not (record.get("fingerprint") or {}).get("train_loss"):  # an older record: the spread alone can speak
+        notes.append(f"fingerprint: none kept ({difference})")
+        difference = None if whole else ("nothing to compare: the record keeps no fingerprint; rerun every epoch "
+                                         "(leave out --epochs) for the spread check")
+    if difference is None and whole:
         difference, text = spread_check(path, record, again)
         notes.append(text)
+        if difference is None and not (record.get("fingerprint") or {}).get("train_loss") \
+                and len(committed_spread(path, record)) < 2:
+            difference = "nothing to compare: no fingerprint, and fewer than 2 other committed seeds beside it"
     elif difference is None:
         notes.append(f"spread: not checked (rerun {epochs} of {len(record['epochs'])} epochs; "
                      "the default reruns all)" if record["kind"] == "search" else

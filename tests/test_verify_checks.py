@@ -121,3 +121,29 @@ def test_a_record_made_under_another_capability_verifies_by_fingerprint(tmp_path
     result = verify(folder)
     assert result.matches, result.summary()
     assert "float path differs" in result.summary() or os.environ.get("ATEN_CPU_CAPABILITY") == "default"
+
+
+@pytest.mark.slow
+def test_a_record_without_fingerprint_on_another_float_path_is_judged_by_the_seeds_spread(search_record, tmp_path):
+    """An older record (no fingerprint) from another float path: only the spread of the other committed seeds of
+    its setting can speak; a final accuracy far outside it is caught, and with no seeds beside it nothing passes."""
+    setting = tmp_path / "store" / "milenas"
+    record = copy.deepcopy(search_record)
+    record["float_path"]["capability"] = "AVX512"
+    record["fingerprint"] = {"train_loss": []}
+    record["epochs"][0]["train_loss"] += 1e-3  # bits differ from the rerun: the exact comparison fails
+    final = record["epochs"][-1]["val_acc"]
+    path = write(setting / "seed0-x", record)
+    assert not verify(path).matches  # no seeds beside it: nothing to compare
+    for seed, shift in ((1, 0.01), (2, -0.01)):
+        sibling = copy.deepcopy(search_record)
+        sibling["identity"]["settings"]["seed"] = seed
+        sibling["epochs"][-1]["val_acc"] = final + shift
+        write(setting / f"seed{seed}-x", sibling)
+    assert verify(path).matches, verify(path).summary()
+    for seed in (1, 2):
+        far = json.loads((setting / f"seed{seed}-x" / "record.json").read_text())
+        far["epochs"][-1]["val_acc"] = min(1.0, final + 0.5)
+        write(setting / f"seed{seed}-x", far)
+    result = verify(path)
+    assert not result.matches and "outside" in result.summary()
