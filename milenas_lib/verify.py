@@ -37,7 +37,7 @@ import torch
 from .config import ConfigError, SearchConfig, TrainConfig
 from .consistency import consistency_problems
 from .names import RECORD_NAME
-from .records.float_path import describe, float_path, path_differences
+from .records.float_path import describe, exact_rerun_hint, float_path, path_differences
 from .records.io import read_json
 
 #: Fields that measure the machine or the wall clock, not the result.
@@ -286,22 +286,24 @@ def _another_path(path: Path, record: dict, again: dict, epochs: int, difference
     if exact_difference is None:
         notes.append("all the same, every number agrees exactly")
         return Verification(path, epochs, exact_count, None, 0.0, "exact", tuple(notes))
+    hint = exact_rerun_hint(record.get("float_path"), here)
+    if hint:
+        notes.append(f"for an exact comparison on this machine, rerun as: {hint} python -m milenas_lib verify {path}")
+    kept = len((record.get("fingerprint") or {}).get("train_loss") or [])
     difference, text = fingerprint_check(record, again)
     notes += [text] if text else []
     whole = epochs == len(record["epochs"]) and record["kind"] == "search"
-    if not (record.get("fingerprint") or {}).get("train_loss"):  # an older record: the spread alone can speak
+    if not kept:  # an older record: the spread alone can speak
         notes.append(f"fingerprint: none kept ({difference})")
         difference = None if whole else ("nothing to compare: the record keeps no fingerprint; rerun every epoch "
                                          "(leave out --epochs) for the spread check")
     if difference is None and whole:
         difference, text = spread_check(path, record, again)
         notes.append(text)
-        if difference is None and not (record.get("fingerprint") or {}).get("train_loss") \
-                and len(committed_spread(path, record)) < 2:
+        if difference is None and not kept and len(committed_spread(path, record)) < 2:
             difference = "nothing to compare: no fingerprint, and fewer than 2 other committed seeds beside it"
     elif difference is None:
         notes.append(f"spread: not checked (rerun {epochs} of {len(record['epochs'])} epochs; "
                      "the default reruns all)" if record["kind"] == "search" else
                      "spread: not checked (training records)")
-    count = len((record.get("fingerprint") or {}).get("train_loss") or [])
-    return Verification(path, epochs, count, difference, FINGERPRINT_RTOL[0], "another float path", tuple(notes))
+    return Verification(path, epochs, kept, difference, FINGERPRINT_RTOL[0], "another float path", tuple(notes))

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from milenas_lib.cli import main
 from milenas_lib.config import TrainConfig, search_config
@@ -17,7 +18,7 @@ from milenas_lib.consistency import consistency_problems
 from milenas_lib.loops.search import run_search
 from milenas_lib.loops.search_record import FINGERPRINT_STEPS
 from milenas_lib.loops.train import run_training
-from milenas_lib.records.float_path import float_path, path_differences
+from milenas_lib.records.float_path import exact_rerun_hint, float_path, path_differences
 from milenas_lib.verify import FINGERPRINT_RTOL, verify
 
 TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=None)
@@ -39,7 +40,7 @@ def write(folder: Path, record: dict) -> Path:
 def test_records_state_their_float_path_and_fingerprint(search_record):
     path = search_record["float_path"]
     assert path["kind"] == "cpu" and path["capability"] and path["threads"] == 1 and path["onednn"]
-    assert not path_differences(path, float_path(__import__("torch").device("cpu")))
+    assert not path_differences(path, float_path(torch.device("cpu")))
     assert len(search_record["fingerprint"]["train_loss"]) == FINGERPRINT_STEPS
     assert path_differences(None, path) == ["the record does not say its float path"]
 
@@ -147,3 +148,19 @@ def test_a_record_without_fingerprint_on_another_float_path_is_judged_by_the_see
         write(setting / f"seed{seed}-x", far)
     result = verify(path)
     assert not result.matches and "outside" in result.summary()
+
+
+def test_the_exact_rerun_hint_names_a_narrower_path_only():
+    """An AVX2 record on a wider CPU: all three libraries forced to AVX2; the record's own forcing wins;
+    nothing to suggest on a wider record, a GPU record or other library versions."""
+    here = float_path(torch.device("cpu"))
+    avx2 = dict(here, capability="AVX2", forced={})
+    hint = exact_rerun_hint(avx2, dict(here, capability="AVX512", forced={}))
+    assert hint == "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2"
+    forced = dict(here, capability="DEFAULT", forced={"ATEN_CPU_CAPABILITY": "default"})
+    assert exact_rerun_hint(forced, dict(here, capability="AVX2", forced={})) == "ATEN_CPU_CAPABILITY=default"
+    assert exact_rerun_hint(dict(here, capability="AVX512", forced={}), dict(here, capability="AVX2")) is None
+    assert exact_rerun_hint(dict(avx2, onednn="0.0"), here) is None
+    assert exact_rerun_hint({"kind": "cuda"}, here) is None
+    already = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+    assert exact_rerun_hint(avx2, dict(here, forced=already)) is None  # this run already took that path

@@ -5,7 +5,8 @@ percent-level differences within an epoch.  On the CPU the round-off depends
 on the instruction set torch's kernels dispatch to
 (``torch.backends.cpu.get_cpu_capability()``, forced by ``ATEN_CPU_CAPABILITY``),
 on oneDNN's and MKL's own dispatch (``ONEDNN_MAX_CPU_ISA``, ``MKL_CBWR``,
-``MKL_ENABLE_INSTRUCTIONS``), on their versions and on the thread count; on a
+``MKL_ENABLE_INSTRUCTIONS``; forcing all three to a narrower machine's set
+reproduces its records bit for bit, see ``exact_rerun_hint``), on their versions and on the thread count; on a
 GPU, on the device, CUDA, cuDNN and the determinism settings.  Two runs of
 the same config agree bit for bit only when all of these agree, so a record
 states them (``float_path``) and ``verify`` compares exactly only on the same
@@ -22,8 +23,10 @@ from typing import Any, Optional
 import torch
 
 #: Environment variables that change which kernels (and so which round-off) the CPU libraries use.
-FORCING_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS",
-                     "MKL_DEBUG_CPU_TYPE")
+FORCING_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR",
+                     "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE")
+#: AVX2 as torch's, oneDNN's and MKL's forcing variables each name it.
+_AVX2_EVERYWHERE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 #: The CPU flags that decide which vector kernels can run.
 _VECTOR_FLAG = re.compile(r"^(avx\w*|amx\w*|fma\w*|f16c|sse4_[12]|ssse3)$")
 #: The parts of a float path that must agree for bit-equal results (the rest describes the machine).
@@ -104,3 +107,21 @@ def describe(path: Optional[dict]) -> str:
     forced = "".join(f", {k}={v}" for k, v in (path.get("forced") or {}).items())
     return (f"{path.get('capability')} on {path.get('cpu')}, oneDNN {path.get('onednn')}, {path.get('blas')}, "
             f"{path.get('threads')} thread(s){forced}")
+
+
+def exact_rerun_hint(recorded: Optional[dict], current: dict) -> Optional[str]:
+    """The environment that makes this CPU take a record's narrower float path, as a shell prefix
+    (``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2``), or None.
+
+    Measured: an AVX2 EPYC's records reproduce bit for bit on an AVX-512 EPYC under all three
+    (ATen's alone, or with MKL's, still differs from the third step on: oneDNN's convolutions
+    dispatch on their own).  Only a narrower set can be forced, and only with the same libraries."""
+    if not isinstance(recorded, dict) or recorded.get("kind") != "cpu" or current.get("kind") != "cpu":
+        return None
+    if any(recorded.get(name) != current.get(name) for name in ("torch", "onednn", "blas", "threads")):
+        return None
+    settings = dict(_AVX2_EVERYWHERE) if recorded.get("capability") == "AVX2" else {}
+    settings.update(recorded.get("forced") or {})  # what the record's own run forced comes first
+    if not settings or settings == (current.get("forced") or {}):
+        return None
+    return " ".join(f"{name}={value}" for name, value in settings.items())
