@@ -20,7 +20,8 @@ import torch
 
 from .algorithms.base import Batch, SearchContext, synchronize
 from .algorithms.methods import make_rule
-from .config import SEARCH_PRESETS, SearchConfig, search_config, train_config
+from .config import SearchConfig, search_config, train_config
+from .presets import PRESETS
 from .loops.train import build_network
 from .loops.train_step import training_loss
 from .names import ORDERS
@@ -28,7 +29,7 @@ from .records.provenance import peak_memory_mib, provenance, resolve_device
 from .registry import get_method, method_names
 from .space.genotype import resolve_genotype
 
-SIZES = tuple(SEARCH_PRESETS)  # every search preset's supernet can be timed
+SIZES = tuple(PRESETS)  # every search preset's supernet can be timed
 
 
 @dataclass(frozen=True)

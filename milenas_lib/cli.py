@@ -14,14 +14,13 @@ from typing import Callable, Optional, Sequence
 
 from .config import (
     METHODS,
-    SEARCH_PRESETS,
     TRAIN_DATASETS,
-    TRAIN_PRESETS,
     ConfigError,
     search_config,
     train_config,
 )
 from .names import DEVICES, ORDERS, RECORD_NAME
+from .presets import PRESETS
 from .registry import get_method, method_names
 from .space.genotype import GenotypeError, resolve_genotype
 
@@ -292,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--order", default=ORDERS[0], choices=ORDERS,
                         help="MiLeNAS' step: simultaneous (2 passes), the authors' alpha_then_w (3) or "
                              "Algorithm 1's w_then_alpha (3)")
-    search.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
+    search.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
     search.add_argument("--epochs", type=_positive_int)
     search.add_argument("--batch-size", type=_positive_int)
     search.add_argument("--seed", type=int, default=0)
@@ -323,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--genotype", required=True, help="a registered name (e.g. DARTS_V2), genotype JSON, or a "
                        "search record.json")
     train.add_argument("--dataset", default="cifar10", choices=TRAIN_DATASETS)
-    train.add_argument("--preset", default="smoke", choices=tuple(TRAIN_PRESETS))
+    train.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
     train.add_argument("--data-root", help="cifar10: folder with cifar-10-batches-py or the JPEG archive; "
                        "imagenet: ImageFolder tree with train/ and val/")
     train.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
@@ -347,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="search-step speed of every method against darts_2nd, one run")
     bench.add_argument("--device", default="cpu", choices=DEVICES)
-    bench.add_argument("--size", default="paper", choices=tuple(SEARCH_PRESETS),
+    bench.add_argument("--size", default="paper", choices=tuple(PRESETS),
                        help="time the supernet of this search preset")
     bench.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD")
     bench.add_argument("--steps", type=_positive_int, default=3)
@@ -357,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=cmd_bench)
 
     plan = commands.add_parser("plan", help="the runs the notebooks need, which are stored, and the cost of the rest")
-    plan.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
+    plan.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
     plan.add_argument("--notebooks", nargs="+", metavar="NN", help="only these notebooks, e.g. 02 03 (default: all)")
     plan.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
     plan.add_argument("--param", type=_setting, action="append", metavar="KEY=VALUE",
@@ -380,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="end-to-end pipeline: data, search, genotype and its size")
     demo.add_argument("--method", default="milenas", choices=METHODS)
-    demo.add_argument("--preset", default="smoke", choices=tuple(SEARCH_PRESETS))
+    demo.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(run=cmd_demo)

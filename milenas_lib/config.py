@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from .names import DEVICES, GUMBEL_ESTIMATORS, ORDERS
-from .registry import get_method, method_names
+from .presets import PRESETS
+from .registry import method_names
 
 #: Every registered search method (registry.py), in registration order.
 METHODS: tuple[str, ...] = method_names()
@@ -268,60 +269,12 @@ class SearchConfig(FrozenConfig):
         return math.floor(self.switch_fraction * self.epochs + 0.5)
 
 
-SEARCH_PRESETS: dict[str, dict[str, Any]] = {
-    # The paper: C=16, 8 cells, batch 64, 50 epochs, full 25k/25k split.
-    "paper": {},
-    # CPU minutes: a narrow, shallow supernet on a class-balanced CIFAR-10
-    # subset; sized by measurement (docs/PERFORMANCE.md), same code path.
-    # `switch` keeps its fraction: 0.7 x 2 epochs rounds to 1, so epoch 0 runs
-    # DARTS-2nd and epoch 1 MiLeNAS (both phases).
-    "smoke": {"epochs": 2, "batch_size": 8, "C": 4, "layers": 5, "per_class": 8,
-              "num_threads": 1, "checkpoint_every_steps": 5},
-    # One machine, results that mean something (docs/PROTOCOL.md, "Presets"): real CIFAR-10
-    # at 16 px (area-averaged), C=8, 5 cells, the paper's batch of 64 for every method, 128
-    # images per class per half (20 steps per epoch), 8 epochs.  With 160 steps instead of
-    # the paper's 19,500, α's Adam rate is 10x the paper's (3e-3) so that α moves as far as
-    # it would in about 1,600 paper steps; every method gets the same.  Sized by measurement
-    # so that the claims' sweep (8 settings x 3 seeds) costs about 3 CPU-core-hours here.
-    "medium": {"epochs": 8, "batch_size": 64, "C": 8, "layers": 5, "per_class": 128, "resolution": 16,
-               "alpha_lr": 3e-3, "num_threads": 1, "checkpoint_every_minutes": 2.0},
-    # Long enough that the mechanism runs (docs/PROTOCOL.md, "Presets"): the medium supernet
-    # (C=8, 5 cells, 16 px) at batch 16, on a 500-image search-train half and a 2,500-image
-    # search-val half (resolves about 1 pp); 16 epochs (496 steps) for the softmax rules, 80
-    # (2,480 steps) for the Gumbel rules, which train one sampled path per step (below).
-    # α's Adam rate is set so that rate x steps, the farthest Adam can move an α, equals the
-    # paper's protocol: 3e-4 x 19,500 steps = 5.9 = 1.2e-2 x 496 (Gumbel: 3e-4 x 48,750 = 14.6
-    # = 6e-3 x 2,480).  Measured: at medium's 3e-3, 186 steps left softmax(α)'s entropy within
-    # 0.4 % of uniform.
-    "long": {"epochs": 16, "batch_size": 16, "C": 8, "layers": 5, "per_class": 50, "val_per_class": 250,
-             "eval_batch_size": 250, "resolution": 16, "alpha_lr": 1.2e-2, "num_threads": 1,
-             "checkpoint_every_minutes": 2.0},
-}
-
-#: A method's own protocol within a preset, applied over the preset's settings: on ``paper`` the
-#: registry's (GDAS and MiLeNAS (Gumbel): batch 128, 250 epochs, §3.3.1); on ``long`` the Gumbel
-#: rules run 5x the epochs, since a path drawn anew each step needs thousands of steps to train.
-_GUMBEL_LONG = {"epochs": 80, "alpha_lr": 6e-3}
-PRESET_METHOD_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "long": {"gdas": _GUMBEL_LONG, "milenas_gumbel": _GUMBEL_LONG, "frozen_gumbel": _GUMBEL_LONG},
-}
-
-
-def method_protocol(preset: str, method: str) -> dict[str, Any]:
-    """``method``'s own settings on ``preset`` (empty for most pairs)."""
-    if method not in METHODS:
-        return {}
-    if preset == "paper":
-        return dict(get_method(method).paper_overrides)
-    return dict(PRESET_METHOD_OVERRIDES.get(preset, {}).get(method, {}))
-
-
 def search_config(preset: str = "paper", **overrides: Any) -> SearchConfig:
-    """The named preset for ``overrides['method']`` with ``overrides`` applied."""
-    _choice("preset", preset, tuple(SEARCH_PRESETS))
+    """The named preset (presets.py) for ``overrides['method']`` with ``overrides`` applied."""
+    _choice("preset", preset, tuple(PRESETS))
     method = overrides.get("method", SearchConfig.method)
     base = SearchConfig(method=method) if method in METHODS else SearchConfig()
-    settings = {**SEARCH_PRESETS[preset], **method_protocol(preset, method), **overrides}
+    settings = {**PRESETS[preset].search_settings(method), **overrides}
     folder = imagefolder_source(str(settings.get("dataset", "")))
     if folder is not None and "resolution" in overrides and overrides["resolution"] != folder[1]:
         raise ConfigError(f"an image folder is searched at the resolution its name gives (@{folder[1]}), not at "
@@ -431,40 +384,14 @@ class TrainConfig(FrozenConfig):
                               "model every epoch); turn one of them off")
 
 
-_IMAGENET_PAPER: dict[str, Any] = {
-    "epochs": 250, "batch_size": 128, "C": 48, "layers": 14, "learning_rate": 0.1, "lr_schedule": "step",
-    "lr_decay": 0.97, "lr_decay_epochs": 1, "weight_decay": 3e-5, "drop_path_prob": 0.0,
-    "label_smoothing": 0.1, "cutout": 0, "resolution": 224,
-}
-
-#: preset -> dataset -> settings; "synthetic" (a test stand-in) uses the CIFAR-10 entries.
-TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # The paper's protocols (docs/PROTOCOL.md, "Evaluation"): the TrainConfig defaults for CIFAR-10.
-    "paper": {"cifar10": {}, "imagenet": _IMAGENET_PAPER},
-    # CPU minutes with the same code path (auxiliary head, cutout, drop path,
-    # cosine; or label smoothing, ×0.97, jitter): a narrow, shallow network
-    # on a class-balanced subset (2,000 CIFAR-10 training images), evaluated
-    # on 1,000 test images; about 4 minutes on one core.
-    "smoke": {
-        "cifar10": {"epochs": 4, "batch_size": 64, "C": 16, "layers": 8, "learning_rate": 0.05,
-                    "train_per_class": 200, "test_per_class": 100, "eval_batch_size": 250, "num_threads": 1},
-        # A plumbing check, not an accuracy claim: at 32 px the ImageNet stem
-        # leaves 4x4 features.  Learning rate scaled with the batch (0.1 x 32/128).
-        "imagenet": {**_IMAGENET_PAPER, "epochs": 2, "batch_size": 32, "learning_rate": 0.025, "C": 16, "layers": 5,
-                     "auxiliary": False, "resolution": 32, "train_per_class": 64, "test_per_class": 20,
-                     "eval_batch_size": 100, "workers": 1, "num_threads": 1},
-    },
-}
-
-
-# The medium and long presets are search presets: its evaluation trainings are the smoke ones
-# (no claim of the kit rests on a medium training yet; docs/PROTOCOL.md, "Presets").
-TRAIN_PRESETS["medium"] = TRAIN_PRESETS["long"] = TRAIN_PRESETS["smoke"]
-
-
 def train_config(preset: str = "paper", dataset: str = "cifar10", **overrides: Any) -> TrainConfig:
-    """The named preset for ``dataset`` with ``overrides`` applied."""
-    _choice("preset", preset, tuple(TRAIN_PRESETS))
+    """The named preset (presets.py) for ``dataset`` with ``overrides`` applied; "synthetic"
+    (a test stand-in) takes the CIFAR-10 protocol.  A search preset has no trainings and says so."""
+    _choice("preset", preset, tuple(PRESETS))
     _choice("dataset", dataset, TRAIN_DATASETS)
-    protocol = "imagenet" if dataset == "imagenet" else "cifar10"
-    return TrainConfig(dataset=dataset).override(**{**TRAIN_PRESETS[preset][protocol], **overrides})
+    settings = PRESETS[preset].training_settings("imagenet" if dataset == "imagenet" else "cifar10")
+    if settings is None:
+        with_trainings = ", ".join(name for name, p in PRESETS.items() if p.trainings is not None)
+        raise ConfigError(f"preset {preset!r} is a search preset and defines no trainings (docs/PROTOCOL.md, "
+                          f"\"Presets\"); train with one of: {with_trainings}")
+    return TrainConfig(dataset=dataset).override(**{**settings, **overrides})

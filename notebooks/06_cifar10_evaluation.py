@@ -54,7 +54,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("06_cifar10_evaluation", globals())
 
 # %%
-candidates = nb.evaluation_candidates(ex.TABLE1_GENOTYPES)
+candidates = nb.evaluation_candidates(table=1)
 candidates
 
 # %%

@@ -57,7 +57,7 @@ root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
 data_note
 
 # %%
-candidates = nb.evaluation_candidates(ex.TABLE2_GENOTYPES)
+candidates = nb.evaluation_candidates(table=2)
 records = nb.train(candidates, "imagenet", data_root=root) if root else []
 detail = nb.detail(records) if records else f"preset {nb.preset} · {data_note}"
 detail

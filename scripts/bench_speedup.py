@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timezone
 
 from milenas_lib.bench import SPEEDUP_PAIR, interleaved_speedup
-from milenas_lib.config import SEARCH_PRESETS
+from milenas_lib.presets import PRESETS
 from milenas_lib.experiments.claims_report import speed_benchmark_path
 from milenas_lib.experiments.stats import Sample
 
@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps of each method first")
     parser.add_argument("--output-root", default=None, help="folder holding results/ (default: the checkout)")
     args = parser.parse_args(argv)
-    if args.preset not in SEARCH_PRESETS or args.repeats < 2:
-        print(f"error: --preset must be one of {', '.join(SEARCH_PRESETS)} and --repeats at least 2", file=sys.stderr)
+    if args.preset not in PRESETS or args.repeats < 2:
+        print(f"error: --preset must be one of {', '.join(PRESETS)} and --repeats at least 2", file=sys.stderr)
         return 2
     report = interleaved_speedup(args.preset, args.repeats, args.warmup)
     report["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -76,9 +76,9 @@ def test_count() -> str:
 
 
 def presets() -> str:
-    from milenas_lib.config import SEARCH_PRESETS
+    from milenas_lib.presets import PRESETS
 
-    return "Presets: " + ", ".join(f"`{name}`" for name in SEARCH_PRESETS) + " (`--preset` of every command).\n"
+    return "Presets: " + ", ".join(f"`{name}`" for name in PRESETS) + " (`--preset` of every command).\n"
 
 
 BLOCKS: dict[str, Callable[[], str]] = {"plan-paper": plan_paper, "notebook-list": notebook_list,

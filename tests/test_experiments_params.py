@@ -10,6 +10,7 @@ from milenas_lib import experiments as ex
 from milenas_lib.experiments import params, settings, store
 from milenas_lib.experiments.notebook_specs import SPECS
 from milenas_lib.experiments.params import ParameterError
+from milenas_lib.presets import PRESETS
 
 
 @pytest.mark.parametrize("given, preset, expected", [
@@ -106,7 +107,7 @@ def test_notebook_reads_each_parameter_as_checked(tmp_path):
 
 
 def test_train_overrides_default_to_the_presets_notebook_setting():
-    assert params.train_overrides_for("smoke", "cifar10", None) == params.TRAIN_DEFAULTS["smoke"]["cifar10"]
+    assert params.train_overrides_for("smoke", "cifar10", None) == PRESETS["smoke"].notebook_training("cifar10")
     assert params.train_overrides_for("smoke", "cifar10", '{"epochs": 1}') == {"epochs": 1}
 
 

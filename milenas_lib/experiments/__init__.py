@@ -35,8 +35,7 @@ from .notebook import Notebook
 from .outputs import NotebookOutputs, figure_detail, records_provenance, source_label
 from .paper import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS, fig2_claims, fig3_claims,
                     fig5_claims)
-from .params import (DEFAULT_SEEDS, ParameterError, TABLE1_GENOTYPES, TABLE2_GENOTYPES, resolve_overrides,
-                     resolve_root, resolve_seeds, resolve_settings, runs_root)
+from .params import (ParameterError, resolve_overrides, resolve_root, resolve_seeds, resolve_settings, runs_root)
 from .settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, claim_settings,
                        milenas_setting, record_setting, setting, setting_for)
 from .spec import NotebookSpec, Parameter
@@ -45,9 +44,9 @@ from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
 __all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",
-           "final_values", "control_checks", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "DEFAULT_SEEDS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
+           "final_values", "control_checks", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
            "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
-           "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting", "TABLE1_GENOTYPES", "TABLE2_GENOTYPES",
+           "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting",
            "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",
            "evaluation_candidates", "fig2_claims", "fig3_claims", "fig5_claims", "figure_detail", "final_epoch",
            "final_genotype", "final_table", "genotype_table", "gradient_error_trajectory", "imagenet_root",

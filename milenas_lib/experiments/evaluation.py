@@ -16,7 +16,7 @@ from ..data import DataNotFoundError, cifar10_imagefolder
 from ..records.identity import identity_hash, run_identity
 from ..space.genotype import resolve_genotype
 from .frames import best_run
-from .params import genotype_choice, resolve_overrides, resolve_seeds, runs_root
+from .params import genotype_choice, preset_named, resolve_overrides, resolve_seeds, runs_root
 from ..executor import Run
 from ..names import RECORD_NAME
 from .store import RunJob, run_missing
@@ -31,10 +31,9 @@ def searched_genotypes(records: Sequence[dict], label: str = "searched") -> dict
     return {name: str(Path(best["run_dir"]) / RECORD_NAME)}
 
 
-def evaluation_candidates(searches: Sequence[dict], genotypes: Any, preset: str,
-                          table: Mapping[str, list[str]]) -> dict[str, str]:
-    """``{name: genotype source}`` to train: the best of ``searches`` (its
-    record.json) and the registered cells ``genotypes`` (None: the preset's list)."""
+def evaluation_candidates(searches: Sequence[dict], genotypes: Any, preset: str, table: int) -> dict[str, str]:
+    """``{name: genotype source}`` to train: the best of ``searches`` (its record.json) and the
+    registered cells ``genotypes`` (None: the preset's list for Table ``table``, 1 or 2)."""
     return {**searched_genotypes(searches), **{name: name for name in genotype_choice(genotypes, preset, table)}}
 
 
@@ -105,7 +104,7 @@ def imagenet_root(preset: str, root: Optional[str] = None) -> tuple[Optional[str
     quoted rows and sizes only)."""
     if root:
         return str(root), f"ImageFolder tree {root}"
-    if preset != "paper":
+    if preset_named(preset).imagenet_stand_in:
         try:
             return str(cifar10_imagefolder()), "CIFAR-10 JPEGs in ImageFolder layout (a stand-in: NOT ImageNet)"
         except DataNotFoundError as error:

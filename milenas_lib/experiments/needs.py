@@ -14,7 +14,7 @@ from ..data.cifar10 import resolve_cache_dir
 from ..executor import Run, stored_record
 from ..names import RECORD_NAME
 from .evaluation import imagenet_root, searched_genotypes, train_jobs
-from .params import TABLE1_GENOTYPES, TABLE2_GENOTYPES, genotype_choice, runs_root, train_overrides_for
+from .params import genotype_choice, preset_named, runs_root, train_overrides_for
 from .settings import Setting, setting_for
 from .spec import NotebookParameters
 from .store import check_setting_kept, config_hash, run_dir, search_jobs
@@ -46,8 +46,8 @@ def searches(nb: NotebookParameters, settings: Sequence[str | Setting],
             for _, job in jobs]
 
 
-def trainings(nb: NotebookParameters, dataset: str, table: dict, data_root: Optional[str]) -> list[Need]:
-    """The trainings of ``nb.train``: the registered cells of ``table`` (or ``genotypes``), and the
+def trainings(nb: NotebookParameters, dataset: str, table: int, data_root: Optional[str]) -> list[Need]:
+    """The trainings of ``nb.train``: the registered cells of Table ``table`` (or ``genotypes``), and the
     searched cell, which waits (costed as DARTS_V2) until its searches are stored."""
     overrides = train_overrides_for(nb.preset, dataset, nb.values.get("train_overrides"))
     options = dict(overrides=overrides, output_root=nb.output_root, device=nb.device, data_root=data_root)
@@ -78,12 +78,12 @@ def evaluation(dataset: str) -> Callable[[NotebookParameters, bool], list[Need]]
     def needs(nb: NotebookParameters, resolve_data: bool) -> list[Need]:
         searched = searches(nb, ["milenas_lam1"]) if nb.include_searched else []
         if dataset == "cifar10":
-            return searched + trainings(nb, "cifar10", TABLE1_GENOTYPES, nb.data_root)
+            return searched + trainings(nb, "cifar10", 1, nb.data_root)
         root = nb.imagenet_root
-        if root is None and nb.preset != "paper":  # the CIFAR-10 stand-in in ImageFolder layout
+        if root is None and preset_named(nb.preset).imagenet_stand_in:  # CIFAR-10 in ImageFolder layout
             stand_in = resolve_cache_dir() / "cifar10-imagefolder"  # where imagenet_root() extracts it
             root = imagenet_root(nb.preset, None)[0] if resolve_data else str(stand_in)
-        return searched + (trainings(nb, "imagenet", TABLE2_GENOTYPES, root) if root else [])
+        return searched + (trainings(nb, "imagenet", 2, root) if root else [])
     return needs
 
 

@@ -72,9 +72,10 @@ class Notebook:
                           data_root=data_root or self.data_root, reuse_only=self.reuse_only, progress=True,
                           **self._executor)
 
-    def evaluation_candidates(self, table: Mapping[str, list[str]]) -> dict[str, str]:
-        """The cells notebooks 6 and 7 train: the best MiLeNAS λ = 1 search's cell (with
-        ``include_searched``) and the registered ``genotypes`` (None: the preset's list in ``table``)."""
+    def evaluation_candidates(self, table: int) -> dict[str, str]:
+        """The cells notebooks 6 and 7 train for Table ``table`` (1: CIFAR-10, 2: ImageNet): the best
+        MiLeNAS λ = 1 search's cell (with ``include_searched``) and the registered ``genotypes``
+        (None: the preset's list)."""
         searches = self.search(["milenas_lam1"]) if self.include_searched else []
         return evaluation_candidates(searches, self.genotypes, self.preset, table)
 

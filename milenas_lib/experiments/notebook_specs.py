@@ -15,8 +15,8 @@ from typing import Optional
 from ..registry import method_names
 from . import settings
 from .needs import evaluation, gradient_search, searches
-from .params import (DTYPE_NAMES, SWEEP_EPSILONS, ParameterError, resolve_choice, resolve_flag, resolve_floats,
-                     resolve_folder, resolve_names, resolve_number, resolve_settings, resolve_train_overrides,
+from .params import (DTYPE_NAMES, SWEEP_EPSILONS, ParameterError, preset_named, resolve_choice, resolve_flag,
+                     resolve_floats, resolve_folder, resolve_names, resolve_number, resolve_settings, resolve_train_overrides,
                      smoothing_window, trajectory_points)
 from .spec import NotebookParameters, NotebookSpec, Parameter
 
@@ -33,7 +33,7 @@ INCLUDE_SEARCHED = Parameter("include_searched", True, lambda v, preset: resolve
 
 
 def _imagenet_note(nb: NotebookParameters) -> Optional[str]:
-    if nb.imagenet_root is None and nb.preset == "paper":
+    if nb.imagenet_root is None and not preset_named(nb.preset).imagenet_stand_in:
         return ("07: no imagenet_root given, so no ImageNet training (Table 2 then holds the quoted rows and "
                 "sizes); pass --param imagenet_root=/data/imagenet to plan it")
     return None
@@ -50,7 +50,7 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
         "02_train_val_gap",
         (Parameter("smooth_window", None,
                    lambda v, preset: smoothing_window(preset, resolve_number(v, "smooth_window", int, 1, True)),
-                   "moving average (epochs) of panel (a); None: 5 for paper, 1 otherwise"),),
+                   "moving average (epochs) of panel (a); None: the preset's (5 for paper, 1 otherwise)"),),
         runs=lambda nb, _: searches(nb, settings.FIG2_SETTINGS),
         figures=("fig2_train_val_gap",),
         tables=("fig2_train_val_gap", "fig2_final_epoch", "fig2_epochs", "fig2_claims")),
@@ -91,7 +91,7 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
          LAM,
          Parameter("points", None,
                    lambda v, preset: trajectory_points(preset, resolve_number(v, "points", int, 2, True)),
-                   "measured states, start and end included; None: 3 for smoke, 11 for paper"),
+                   "measured states, start and end included; None: the preset's (smoke 3, medium and long 5, paper 11)"),
          Parameter("dtype", "float64", lambda v, preset: resolve_choice(v, "dtype", DTYPE_NAMES),
                    "precision of the measurements along the trajectory"),
          Parameter("sweep_epsilons", None, lambda v, preset: resolve_floats(v, "sweep_epsilons") or SWEEP_EPSILONS,
@@ -110,11 +110,13 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
     NotebookSpec(
         "10_claims",
         (Parameter("order_check", None,
-                   lambda v, preset: preset != "long" if v is None else resolve_flag(v, "order_check"),
+                   lambda v, preset: preset_named(preset).claims_order_check if v is None
+                   else resolve_flag(v, "order_check"),
                    "also run MiLeNAS λ = 1 in Algorithm 1's order and re-judge the claims with it; "
                    "None: on every preset but long (its sweep spends that time on the controls)"),
          Parameter("controls", None,
-                   lambda v, preset: preset == "long" if v is None else resolve_flag(v, "controls"),
+                   lambda v, preset: preset_named(preset).claims_controls if v is None
+                   else resolve_flag(v, "controls"),
                    "also run the controls with α frozen; None: on the long preset")),
         runs=lambda nb, _: searches(nb, settings.claim_settings(nb.order_check, nb.controls)),
         figures=("claims_forest",),

@@ -14,17 +14,15 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from ..config import SEARCH_PRESETS, ConfigError, train_config
+from ..config import ConfigError, train_config
+from ..presets import PRESETS as PRESET_TABLE
+from ..presets import Preset
 from ..names import DEVICES
 from ..records.provenance import DeviceUnavailableError, REPO_ROOT
 from ..records.provenance import resolve_device as torch_device
 from .settings import SETTINGS, Setting
 
-#: Seeds a notebook uses when its ``seeds`` parameter is None.  The paper ran
-#: every setting 4 times (§3.2); the CPU preset runs once to stay within minutes.
-DEFAULT_SEEDS: dict[str, list[int]] = {"paper": [0, 1, 2, 3], "medium": [0, 1, 2], "long": [0, 1, 2, 3],
-                                      "smoke": [0]}
-PRESETS: tuple[str, ...] = tuple(SEARCH_PRESETS)
+PRESETS: tuple[str, ...] = tuple(PRESET_TABLE)
 MAX_SEED = 2**63 - 1
 
 
@@ -54,6 +52,11 @@ def resolve_preset(preset: Any) -> str:
     return preset
 
 
+def preset_named(preset: str) -> Preset:
+    """The :class:`~milenas_lib.presets.Preset` behind a notebook's ``preset`` parameter."""
+    return PRESET_TABLE[resolve_preset(preset)]
+
+
 def resolve_flag(value: Any, name: str) -> bool:
     """A yes/no parameter: a bool, or the text ``true``/``false`` in any case."""
     if isinstance(value, bool):
@@ -75,10 +78,8 @@ def resolve_seeds(seeds: Any, preset: str) -> list[int]:
     """``seeds`` as a list of ints: None gives the preset's default; a list, an
     int, or text such as ``"[0,1,2,3]"`` or ``"0,1"`` are accepted."""
     seeds = literal(seeds)
-    if seeds is None:
-        if preset not in DEFAULT_SEEDS:
-            raise ParameterError(f"no default seeds for preset {preset!r}; pass seeds explicitly")
-        return list(DEFAULT_SEEDS[preset])
+    if seeds is None:  # the paper ran every setting 4 times (§3.2); smoke runs once to stay within minutes
+        return list(preset_named(preset).seeds)
     if isinstance(seeds, str):
         seeds = [literal(part) for part in seeds.replace(",", " ").split()]
     if not isinstance(seeds, (list, tuple)):
@@ -212,47 +213,32 @@ def figures_dir(output_root: Optional[str | Path] = None, preset: str = "smoke")
 # Per-preset defaults of notebook parameters.
 
 def smoothing_window(preset: str, window: Optional[int] = None) -> int:
-    """Fig. 2 is smoothed in the paper; 5 epochs for the paper preset, none for short runs."""
-    return int(window) if window else (5 if preset == "paper" else 1)
+    """Fig. 2's moving average (epochs): ``window``, else the preset's (the paper's curves are smoothed)."""
+    return int(window) if window else preset_named(preset).smoothing_window
 
 
 def trajectory_points(preset: str, points: Optional[int] = None) -> int:
-    """Measured states along the search: every 5 epochs of the paper's 50 (11),
-    every epoch of the smoke preset's 2 (3)."""
-    return int(points) if points else (11 if preset == "paper" else 3)
+    """Measured states along the search, start and end included: ``points``, else the preset's."""
+    return int(points) if points else preset_named(preset).trajectory_points
 
 
 #: ε of notebook 8's panel (c): DARTS' 0.01 down to where float64 round-off takes over.
 SWEEP_EPSILONS: tuple[float, ...] = tuple(10.0 ** -k for k in range(1, 11))
 
-#: Training overrides a notebook uses when its ``train_overrides`` parameter is
-#: None.  The smoke train preset (5 epochs on 2,500 images) takes about 10 min
-#: per network on 2 busy CPU cores; the notebooks' smoke default keeps the
-#: network and shrinks the data so the three networks of Table 1 fit in about
-#: 2 minutes, with batch 16 so that 2 epochs are 62 steps (batch 64 leaves
-#: the networks at chance; measured: 9% -> 18% test accuracy at the same cost).
-TRAIN_DEFAULTS: dict[str, dict[str, dict]] = {
-    "smoke": {"cifar10": {"epochs": 2, "train_per_class": 50, "test_per_class": 50, "batch_size": 16},
-              "imagenet": {}},
-    "paper": {"cifar10": {}, "imagenet": {}},
-}
-#: The genotypes each preset evaluates besides the searched one (Tables 1 and 2).
-TABLE1_GENOTYPES = {"smoke": ["DARTS_V2", "MILENAS_2_34"],
-                    "paper": ["DARTS_V2", "MILENAS_2_34", "MILENAS_2_80", "MILENAS_2_50", "MILENAS_2_76"]}
-TABLE2_GENOTYPES = {"smoke": ["DARTS_V2", "MILENAS_2_34"], "paper": ["DARTS_V2", "MILENAS_2_34", "MILENAS_2_50"]}
-
-
 def train_overrides_for(preset: str, dataset: str, overrides: Any = None) -> dict:
     """``overrides``, or the notebook default of the preset when it is None."""
     if literal(overrides) is None:
-        return dict(TRAIN_DEFAULTS.get(preset, {}).get(dataset, {}))
+        return preset_named(preset).notebook_training(dataset)
     return resolve_overrides(overrides, "train_overrides")
 
 
-def genotype_choice(names: Any, preset: str, table: Mapping[str, list[str]]) -> list[str]:
-    """``names``, or the preset's list of ``table`` when it is None."""
+def genotype_choice(names: Any, preset: str, table: int) -> list[str]:
+    """``names``, or the genotypes the preset's Table ``table`` (1: CIFAR-10, 2: ImageNet) trains."""
     chosen = resolve_names(names, "genotypes")
-    return list(table.get(preset, table["smoke"])) if chosen is None else chosen
+    if chosen is not None:
+        return chosen
+    named = preset_named(preset)
+    return list(named.table1_genotypes if table == 1 else named.table2_genotypes)
 
 
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")
