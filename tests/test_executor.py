@@ -359,3 +359,29 @@ def test_a_search_is_costed_from_the_nearest_measured_supernet_and_its_pixels():
     single = costs.PERFORMANCE_MD["medium"]["single_level"]
     expected = 160 * costs.PERFORMANCE_MD["medium"]["milenas (simultaneous)"] + 8 * 20 * costs.EVAL_SHARE * single
     assert costs.search_seconds(medium, times) == pytest.approx(expected + costs.RUN_OVERHEAD_S)
+
+
+SCRIPT_WITHOUT_MAIN_GUARD = """
+import sys
+from pathlib import Path
+from milenas_lib.config import search_config
+from milenas_lib.executor import Run, execute
+runs = [Run.search(search_config("smoke", method="milenas", seed=seed, dataset="synthetic", epochs=1),
+                   Path(sys.argv[1]) / f"seed{seed}") for seed in (0, 1)]
+execute(runs, workers=2, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_script_that_starts_workers_outside_a_main_guard_gets_one_line(tmp_path):
+    """Spawned workers re-import the script; Python refuses, and the kit says how to fix the script."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "sweep.py"
+    script.write_text(SCRIPT_WITHOUT_MAIN_GUARD)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0
+    assert "could not start a worker process" in done.stderr and '__name__ == "__main__"' in done.stderr
+    assert not list((tmp_path / "runs").glob("*/record.json"))
