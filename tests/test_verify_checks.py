@@ -22,6 +22,8 @@ from milenas_lib.records.float_path import exact_rerun_hint, float_path, path_di
 from milenas_lib.verify import FINGERPRINT_RTOL, verify
 
 TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=None)
+#: A CPU capability other than this machine's (on an AVX-512 CPU, AVX512 is not "another" path).
+ANOTHER_CAPABILITY = "AVX2" if torch.backends.cpu.get_cpu_capability() != "AVX2" else "AVX512"
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def test_a_record_from_another_float_path_is_checked_by_fingerprint(search_recor
     """The record claims another float path: the rerun is not compared bit for bit but by fingerprint;
     a forged fingerprint is caught."""
     other = copy.deepcopy(search_record)
-    other["float_path"]["capability"] = "AVX512"
+    other["float_path"]["capability"] = ANOTHER_CAPABILITY
     result = verify(write(tmp_path / "other", other))
     assert result.matches and "float path differs" in result.summary(), result.summary()
     other["epochs"][1]["train_loss"] += 1e-3            # now bits differ: the fingerprint decides
@@ -130,7 +132,7 @@ def test_a_record_without_fingerprint_on_another_float_path_is_judged_by_the_see
     its setting can speak; a final accuracy far outside it is caught, and with no seeds beside it nothing passes."""
     setting = tmp_path / "store" / "milenas"
     record = copy.deepcopy(search_record)
-    record["float_path"]["capability"] = "AVX512"
+    record["float_path"]["capability"] = ANOTHER_CAPABILITY
     record["fingerprint"] = {"train_loss": []}
     record["epochs"][0]["train_loss"] += 1e-3  # bits differ from the rerun: the exact comparison fails
     final = record["epochs"][-1]["val_acc"]
