@@ -5,10 +5,13 @@ Both see the same data (every process draws the same global batch and keeps
 its half), batch norm normalises the same halves, and the w and α gradients
 are averaged over the halves in both (docs/SCALING.md), so the records agree
 up to float round-off; the stated tolerance is 1e-3 relative per epoch on the
-train loss (they agree to about 1e-7 here), and α within 1e-4 (Adam's
-steps of up to its learning rate, 3e-4, turn the round-off of near-zero
-gradient components into differences of about 1e-5 for darts_2nd, whose
-finite difference divides by a small ε).  A SIGKILL of one process ends the
+train loss, and α within 1e-5.  MiLeNAS runs 5 steps an epoch (its α agree
+bit for bit here).  2nd-order DARTS runs one step an epoch (batch 40 = the
+whole 40-image half): its finite difference divides the round-off of the two
+runs' different summation orders by a small ε, and Adam's sign-like first
+steps turn that into α differences that grow with every step (measured on an
+AVX-512 CPU: 4e-4 after 10 steps, 1.6e-6 after 2), so only a short run can
+be held to a tight tolerance.  A SIGKILL of one process ends the
 run with its last checkpoint intact, which then resumes on another number of
 processes.
 """
@@ -59,8 +62,13 @@ def torchrun_search(method: str, out: Path, extra: dict | None = None, wait: boo
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+#: Per method, over SETTINGS: 2nd-order DARTS takes one step an epoch (module docstring).
+METHOD_SETTINGS = {"milenas": {}, "darts_2nd": {"batch_size": 40}}
+
+
 def one_process(method: str, out: Path) -> dict:
-    config = search_config("smoke", method=method, dataset="synthetic", device="cpu", micro_batches=2, **SETTINGS)
+    config = search_config("smoke", method=method, dataset="synthetic", device="cpu", micro_batches=2,
+                           **{**SETTINGS, **METHOD_SETTINGS[method]})
     return run_search(config, out, progress=False).record
 
 
@@ -68,12 +76,13 @@ def assert_same_search(two: dict, one: dict) -> None:
     assert two["completed"] and one["completed"] and len(two["epochs"]) == len(one["epochs"]) == 2
     for a, b in zip(two["epochs"], one["epochs"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
-        assert torch.allclose(torch.tensor(a["alphas"]["normal"]), torch.tensor(b["alphas"]["normal"]), atol=1e-4)
+        for kind in ("normal", "reduce"):
+            assert torch.allclose(torch.tensor(a["alphas"][kind]), torch.tensor(b["alphas"][kind]), atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["milenas", "darts_2nd"])
+@pytest.mark.parametrize("method", list(METHOD_SETTINGS))
 def test_two_processes_search_as_one_process_with_two_micro_batches(tmp_path, method):
-    finished = torchrun_search(method, tmp_path / "two")
+    finished = torchrun_search(method, tmp_path / "two", METHOD_SETTINGS[method])
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert finished.stdout.count("record:") == 1  # only process 0 reports
     two = json.loads((tmp_path / "two" / "record.json").read_text())
