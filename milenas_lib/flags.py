@@ -62,7 +62,7 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
+        value = 0  # not a number: refused as 0 is
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
@@ -107,6 +107,7 @@ def error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseEx
 # One function per subcommand.
 
 def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows every flag's default."""
     return commands.add_parser(name, help=summary, description=summary, formatter_class=HelpFormatter)
 
 
@@ -145,9 +146,9 @@ def _add_search(commands: Any) -> None:
                         help="write the run into the notebooks' run store (OUTPUT_ROOT/results/runs/<preset>/...; "
                         "OUTPUT_ROOT: this checkout's when not given), where a notebook of the same preset and "
                         "settings reads it instead of training it (default: off)")
-    search.add_argument("--tensorboard", metavar="DIR", help="also write each run's per-epoch curves, τ, step times and "
-                        "α heatmaps as TensorBoard events under DIR (record.json stays the source; needs the "
-                        "tensorboard extra) (default: off)")
+    search.add_argument("--tensorboard", metavar="DIR",
+                        help="also write each run's per-epoch curves, τ, step times and α heatmaps as TensorBoard "
+                        "events under DIR (record.json stays the source; needs the tensorboard extra) (default: off)")
     search.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -166,7 +167,8 @@ def _add_train(commands: Any) -> None:
     train.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     train.add_argument("--seed", type=int, default=0, help="the run's seed")
     train.add_argument("--epochs", type=positive_int, help="training epochs (default: the preset's)")
-    train.add_argument("--batch-size", type=positive_int, help="global batch, over all processes (default: the preset's)")
+    train.add_argument("--batch-size", type=positive_int,
+                       help="global batch, over all processes (default: the preset's)")
     train.add_argument("--device", default="auto", choices=DEVICES, help="where to run (auto: CUDA when present)")
     train.add_argument("--num-threads", type=positive_int, help="CPU threads (default: the preset's, else torch's)")
     train.add_argument("--workers", type=int, help="DataLoader processes per training process (imagenet) "

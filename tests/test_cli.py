@@ -6,7 +6,8 @@ import json
 import pytest
 
 from milenas_lib.registry import method_names
-from milenas_lib.cli import build_parser, main
+from milenas_lib.cli import main
+from milenas_lib.flags import build_parser
 
 
 def run_cli(argv: list[str]) -> int:
