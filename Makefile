@@ -33,7 +33,7 @@ test-browser: $(STAMP)
 # cores; WORKERS=1 one after another), then the notebooks (docs/SCALING.md).
 # DOWNLOAD=1 first fetches the official CIFAR-10 (README.md, "Data").
 reproduce: $(STAMP)
-	$(BIN)/python -m milenas_lib.reproduce --preset $(PRESET) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter 1 yes true,$(DOWNLOAD)),--download)
+	$(BIN)/python -m milenas_lib reproduce --preset $(PRESET) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter 1 yes true,$(DOWNLOAD)),--download)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

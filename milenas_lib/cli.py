@@ -1,5 +1,6 @@
-"""``python -m milenas_lib COMMAND``: info, search, train, bench, plan, verify, demo.
+"""``python -m milenas_lib COMMAND``: info, search, train, bench, plan, verify, demo, reproduce.
 
+What each command does; what it accepts (flags, defaults, help) is in :mod:`milenas_lib.flags`.
 Every command validates its input before any work starts; a bad value exits
 with status 2 and one line that names the problem and the fix.
 """
@@ -8,30 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .config import (
-    METHODS,
-    TRAIN_DATASETS,
-    ConfigError,
-    search_config,
-    train_config,
-)
-from .names import DEVICES, ORDERS, RECORD_NAME
-from .presets import PRESETS
+from .config import METHODS, search_config, train_config
+from .flags import PROG, UsageError, build_parser, error_families
+from .names import ORDERS, RECORD_NAME
 from .registry import get_method, method_names
-from .space.genotype import GenotypeError, resolve_genotype
-
-
-#: --download's help, shared by every command that has the flag.
-DOWNLOAD_HELP = ("first fetch the official CIFAR-10 (md5-checked, by torchvision; needs internet) into --data-root, "
-                 "or ~/.cache/milenas-kit/cifar10 (MILENAS_CACHE_DIR) without one; a complete copy is kept")
-
-
-class UsageError(Exception):
-    """Bad input found before any work: printed as one line, exit status 2."""
+from .space.genotype import resolve_genotype
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -144,17 +131,6 @@ def _tensorboard_writer(args: argparse.Namespace, out: Path):
     return TensorBoardWriter(Path(args.tensorboard).expanduser() / name)
 
 
-def _setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as JSON (numbers, true/false, null, lists), else as text."""
-    key, separator, value = text.partition("=")
-    if not separator or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
-
-
 def _genotype_label(source: str) -> str:
     """A registered name, a JSON file's name (a search record's folder name), or "custom" for inline text."""
     from .space.genotype import GENOTYPES
@@ -251,141 +227,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _error_families() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """Errors that carry a message meant for the user: bad input (status 2) and
-    runs that had to stop (status 1).  Anything else keeps its traceback."""
-    from .data import ArchiveError, CacheDirError, DataNotFoundError, DataSizeError
-    from .data.image_tree import ImageTreeError
-    from .records.guard import DiskSpaceError, RunLockedError
-    from .records.run_dir import CheckpointMismatchError, CorruptRunError, GPUOutOfMemoryError, OutDirError
-    from .records.provenance import DeviceUnavailableError
-
-    from .loops.tensorboard import TensorBoardUnavailable
-
-    bad_input = (ConfigError, GenotypeError, UsageError, DataNotFoundError, ArchiveError, CheckpointMismatchError,
-                 RunLockedError, DeviceUnavailableError, CorruptRunError, OutDirError, DataSizeError, CacheDirError,
-                 ImageTreeError, TensorBoardUnavailable)
-    return bad_input, (DiskSpaceError, FloatingPointError, GPUOutOfMemoryError)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m milenas_lib", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    info = commands.add_parser("info", help="conv counts, params and mult-adds of a genotype")
-    info.add_argument("genotype", help="a registered name (e.g. DARTS_V2) or a genotype JSON file")
-    info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.set_defaults(run=cmd_info)
-
-    search = commands.add_parser("search", help="run or resume an architecture search")
-    search.add_argument("--method", required=True, choices=METHODS, metavar="METHOD",
-                        help="one of: " + ", ".join(METHODS))
-    search.add_argument("--lambda", dest="lam", type=float, help="λ of Eq. 5 (default 1)")
-    search.add_argument("--order", default=ORDERS[0], choices=ORDERS,
-                        help="MiLeNAS' step: simultaneous (2 passes), the authors' alpha_then_w (3) or "
-                             "Algorithm 1's w_then_alpha (3)")
-    search.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
-    search.add_argument("--epochs", type=_positive_int)
-    search.add_argument("--batch-size", type=_positive_int)
-    search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--seeds", type=int, nargs="+", help="several seeds, one run directory each")
-    search.add_argument("--device", default="auto", choices=DEVICES)
-    search.add_argument("--data", "--dataset", dest="data", metavar="DATA",
-                        help="cifar10 (default), synthetic, or imagefolder:PATH[@RES]: your own images in "
-                        "PATH/<class>/<image>, resized to RESxRES (default 32)")
-    search.add_argument("--data-root", help="folder with cifar-10-batches-py or the JPEG archive")
-    search.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
-    search.add_argument("--num-threads", type=_positive_int)
-    search.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
-                        help="any other SearchConfig setting, VALUE as JSON, e.g. --set C=8 --set per_class=null")
-    search.add_argument("--out", help="run directory (default runs/search/<method>_<preset>_seed<S>)")
-    search.add_argument("--store", nargs="?", const="", metavar="OUTPUT_ROOT",
-                        help="write the run into the notebooks' run store (OUTPUT_ROOT/results/runs/<preset>/...; "
-                        "default: this checkout's), where a notebook of the same preset and settings reads it "
-                        "instead of training it")
-    search.add_argument("--tensorboard", metavar="DIR", help="also write each run's per-epoch curves, τ, step times and "
-                        "α heatmaps as TensorBoard events under DIR (record.json stays the source; needs the "
-                        "tensorboard extra)")
-    search.add_argument("--quiet", action="store_true", help="no progress bars")
-    search.set_defaults(run=cmd_search)
-
-    train = commands.add_parser(
-        "train", help="train a genotype from scratch (CIFAR-10, or ImageNet from an ImageFolder tree); "
-        "under torchrun --nproc-per-node N, on N devices")
-    train.add_argument("--genotype", required=True, help="a registered name (e.g. DARTS_V2), genotype JSON, or a "
-                       "search record.json")
-    train.add_argument("--dataset", default="cifar10", choices=TRAIN_DATASETS)
-    train.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
-    train.add_argument("--data-root", help="cifar10: folder with cifar-10-batches-py or the JPEG archive; "
-                       "imagenet: ImageFolder tree with train/ and val/")
-    train.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int, help="global batch, over all processes")
-    train.add_argument("--device", default="auto", choices=DEVICES)
-    train.add_argument("--num-threads", type=_positive_int)
-    train.add_argument("--workers", type=int, help="DataLoader processes per training process (imagenet)")
-    train.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, help="auxiliary head (weight 0.4)")
-    for flag, what in (("bf16", "bf16 autocast"), ("channels-last", "channels_last memory format"),
-                       ("compile", "torch.compile")):
-        train.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=f"{what} (CUDA only; default off)")
-    train.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
-                       help="any other TrainConfig setting, VALUE as JSON (3, 0.1, true, null), e.g. --set C=16 "
-                       "--set train_per_class=null (repeatable)")
-    train.add_argument("--out", help="run directory (default runs/train/<genotype>_<dataset>_<preset>_seed<S>); "
-                       "a directory with a checkpoint resumes")
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
-    train.set_defaults(run=cmd_train)
-
-    bench = commands.add_parser("bench", help="search-step speed of every method against darts_2nd, one run")
-    bench.add_argument("--device", default="cpu", choices=DEVICES)
-    bench.add_argument("--size", default="paper", choices=tuple(PRESETS),
-                       help="time the supernet of this search preset")
-    bench.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD")
-    bench.add_argument("--steps", type=_positive_int, default=3)
-    bench.add_argument("--num-threads", type=_positive_int, help="CPU threads (default 1 on the CPU)")
-    bench.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    bench.add_argument("--json", action="store_true", help="print only the JSON line")
-    bench.set_defaults(run=cmd_bench)
-
-    plan = commands.add_parser("plan", help="the runs the notebooks need, which are stored, and the cost of the rest")
-    plan.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
-    plan.add_argument("--notebooks", nargs="+", metavar="NN", help="only these notebooks, e.g. 02 03 (default: all)")
-    plan.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
-    plan.add_argument("--param", type=_setting, action="append", metavar="KEY=VALUE",
-                      help="a notebook parameter, as `make reproduce` would pass it (VALUE as JSON)")
-    plan.add_argument("--output-root", help="the folder holding results/ (default: this checkout)")
-    plan.add_argument("--device", default="auto", choices=DEVICES, help="cost in CPU-hours or GPU-hours "
-                      "(auto: a GPU if this machine has one)")
-    plan.add_argument("--workers", type=_positive_int, help="wall clock with this many runs at a time")
-    plan.add_argument("--per-gpu", type=_positive_int, help="wall clock with this many runs per GPU")
-    plan.add_argument("--gpus", type=_positive_int, default=1, help="GPUs for the wall clock (default 1)")
-    plan.set_defaults(run=cmd_plan)
-
-    verify = commands.add_parser("verify", help="check a record's consistency, rerun its config and seed from "
-                                 "scratch and compare: exactly on its float path, by fingerprint and spread on another")
-    verify.add_argument("record", help="a run's record.json or its folder")
-    verify.add_argument("--epochs", type=_positive_int, help="rerun only the first K epochs (default: all)")
-    verify.add_argument("--device", default="cpu", choices=DEVICES)
-    verify.add_argument("--data-root", help="where the data the record names is (default: the kit's usual search)")
-    verify.set_defaults(run=cmd_verify)
-
-    demo = commands.add_parser("demo", help="end-to-end pipeline: data, search, genotype and its size")
-    demo.add_argument("--method", default="milenas", choices=METHODS)
-    demo.add_argument("--preset", default="smoke", choices=tuple(PRESETS))
-    demo.add_argument("--out", default="runs/demo")
-    demo.add_argument("--quiet", action="store_true")
-    demo.set_defaults(run=cmd_demo)
-    return parser
-
-
 def _from_rank_zero(message: str) -> None:
     """Print ``message`` to stderr once per job: under ``torchrun`` every process meets the same bad
     input (or the same interruption), and only rank 0 says so (``RANK`` unset: a single process)."""
@@ -393,14 +234,29 @@ def _from_rank_zero(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Every notebook's missing runs, then the notebooks (:mod:`milenas_lib.reproduce`, imported only
+    here: it loads the notebooks' stack, which no other command needs)."""
+    from .reproduce import run_command
+
+    return run_command(args)
+
+
+#: The function behind each subcommand (milenas_lib/flags.py declares their flags).
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "info": cmd_info, "search": cmd_search, "train": cmd_train, "bench": cmd_bench, "plan": cmd_plan,
+    "verify": cmd_verify, "demo": cmd_demo, "reproduce": cmd_reproduce}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    bad_input, run_failures = _error_families()
-    run: Callable[[argparse.Namespace], int] = args.run
+    args.command_line = f"{PROG} {shlex.join(argv)}"  # what reproduce prints as the command that resumes
+    bad_input, run_failures = error_families()
     from .records.run_dir import RunInterrupted
 
     try:
-        return run(args)
+        return COMMANDS[args.command](args)
     except RunInterrupted as interruption:  # checkpoint written: 130 for SIGINT, 143 for SIGTERM
         _from_rank_zero(str(interruption))
         return interruption.exit_code

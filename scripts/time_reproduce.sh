@@ -11,7 +11,7 @@ for layout in parallel serial; do
     rm -rf "${out:?}/$layout"
     workers=$([ "$layout" = serial ] && echo 1 || echo "")
     start=$(date +%s)
-    WORKERS=$workers "$python" -m milenas_lib.reproduce --preset smoke --output-root "$out/$layout" \
+    WORKERS=$workers "$python" -m milenas_lib reproduce --preset smoke --output-root "$out/$layout" \
         > "$out/$layout.log" 2>&1
     echo $(( $(date +%s) - start )) > "$out/$layout.seconds"
     echo "$layout: $(cat "$out/$layout.seconds") s (log: $out/$layout.log)"

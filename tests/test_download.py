@@ -187,5 +187,5 @@ def test_make_reproduce_download_passes_the_flag() -> None:
     for value, expected in (("1", True), ("0", False)):
         dry = subprocess.run(["make", "-n", "reproduce", f"DOWNLOAD={value}", f"VENV={venv}", f"STAMP={__file__}"],
                              cwd=repo, capture_output=True, text=True, timeout=60)
-        command = [line for line in dry.stdout.splitlines() if "milenas_lib.reproduce" in line]
+        command = [line for line in dry.stdout.splitlines() if "milenas_lib reproduce" in line]
         assert len(command) == 1 and ("--download" in command[0]) == expected, dry.stdout + dry.stderr

@@ -18,7 +18,8 @@ from milenas_lib.networks import count_mult_adds
 from milenas_lib.networks.cell import Cell
 from milenas_lib.networks.imagenet import NetworkImageNet
 from milenas_lib.space import GENOTYPES, PRIMITIVES
-from milenas_lib.space.supernet import NUM_EDGES, MixedOp, Supernet, derive_genotype
+from milenas_lib.space.genotype import derive_genotype
+from milenas_lib.space.supernet import NUM_EDGES, MixedOp, Supernet
 
 TINY = dict(C=4, layers=3, epochs=2, channels_last=False)
 

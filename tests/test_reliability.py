@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from milenas_lib.cli import _setting, main
+from milenas_lib.cli import main
 from milenas_lib.config import SearchConfig, TrainConfig, result_settings, search_config
+from milenas_lib.flags import key_value
 from milenas_lib.loops.search import run_search
 from milenas_lib.records.guard import DiskSpaceError, RunLockedError, run_lock
 from milenas_lib.records.io import load_checkpoint
@@ -286,7 +287,7 @@ def test_non_finite_loss_names_the_step_and_tells_the_truth_about_the_checkpoint
         assert "is kept" not in message and "no checkpoint had been written" in message
     # The advice is one the kit accepts: its --set flags make a valid configuration.
     flags = re.findall(r"--set (\w+=[0-9.e+-]+\d)", message)
-    assert flags and search_config("smoke", **dict(_setting(flag) for flag in flags))
+    assert flags and search_config("smoke", **dict(key_value(flag) for flag in flags))
     assert "new --out" in message
 
 

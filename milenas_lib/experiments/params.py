@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..config import ConfigError, train_config
 from ..presets import PRESETS as PRESET_TABLE
@@ -46,10 +46,16 @@ def literal(value: Any) -> Any:
             return value
 
 
+def resolve_choice(value: Any, name: str, valid: Sequence[str]) -> str:
+    """``value`` if it is one of ``valid``; else one :class:`ParameterError` line listing them
+    (the one choice check of every notebook parameter: preset, device, backend, method, dtype)."""
+    if value not in valid:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}")
+    return value
+
+
 def resolve_preset(preset: Any) -> str:
-    if preset not in PRESETS:
-        raise ParameterError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
-    return preset
+    return resolve_choice(preset, "preset", PRESETS)
 
 
 def preset_named(preset: str) -> Preset:
@@ -98,8 +104,7 @@ def check_device(device: Any) -> str:
     (:func:`milenas_lib.records.provenance.resolve_device` gives the torch device).
     ``cuda`` on a machine without a GPU is refused (never silently read the CPU
     runs of the store)."""
-    if device not in DEVICES:
-        raise ParameterError(f"device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
+    resolve_choice(device, "device", DEVICES)
     try:
         torch_device(device)
     except DeviceUnavailableError as error:
@@ -175,10 +180,6 @@ def resolve_floats(values: Any, name: str) -> Optional[tuple[float, ...]]:
     return tuple(resolve_number(v, name) for v in values)
 
 
-def resolve_choice(value: Any, name: str, valid: tuple[str, ...]) -> str:
-    if value not in valid:
-        raise ParameterError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}")
-    return value
 
 
 # ---------------------------------------------------------------------------

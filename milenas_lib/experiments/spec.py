@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional
 
 from ..config import ConfigError, search_config
 from ..executor.runs import BACKENDS
 from ..names import DEVICES
-from .params import (PRESETS, ParameterError, check_device, literal, resolve_flag, resolve_folder, resolve_number,
-                     resolve_overrides, resolve_preset, resolve_seeds)
+from .params import (PRESETS, ParameterError, check_device, literal, resolve_choice, resolve_flag, resolve_folder,
+                     resolve_number, resolve_overrides, resolve_preset, resolve_seeds)
 
 Reader = Callable[[Any, str], Any]   # (value as papermill passes it, preset) -> the checked value
 
@@ -73,7 +73,7 @@ COMMON_PARAMETERS: tuple[Parameter, ...] = (
     # How missing runs are trained (milenas_lib/executor/, docs/SCALING.md).
     Parameter("workers", None, lambda v, preset: resolve_number(v, "workers", int, 1, True),
               "runs at a time; None: every CPU core or 4 per GPU"),
-    Parameter("backend", "local", lambda v, preset: _choice(v, "backend", BACKENDS), " or ".join(BACKENDS)),
+    Parameter("backend", "local", lambda v, preset: resolve_choice(v, "backend", BACKENDS), " or ".join(BACKENDS)),
     Parameter("address", None, lambda v, preset: None if literal(v) in (None, "") else str(v),
               "backend ray: the cluster to join; None: a local Ray instance"),
     Parameter("plan_only", False, lambda v, preset: resolve_flag(v, "plan_only"),
@@ -81,12 +81,6 @@ COMMON_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("tensorboard", None, lambda v, preset: None if literal(v) in (None, "") else str(Path(str(v)).expanduser()),
               "a folder: each search's curves, step times and α heatmaps as TensorBoard events, from its record"),
 )
-
-
-def _choice(value: Any, name: str, valid: Sequence[str]) -> str:
-    if value not in valid:
-        raise ParameterError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}")
-    return value
 
 
 class NotebookParameters:

@@ -10,6 +10,10 @@ Text form (one line, also what ``str()`` prints)::
     normal: sep_conv_3x3(0) sep_conv_3x3(1) | ... ; reduce: max_pool_3x3(0) ...
 
 JSON form: ``{"normal": [["sep_conv_3x3", 0], ...], "reduce": [...]}``.
+
+A search's architecture parameters α become a genotype here too
+(:func:`derive_genotype`, DARTS' rule), so what a cell may hold and how a
+search picks one are read in one place.
 """
 from __future__ import annotations
 
@@ -19,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .operations import CONV_OPS, PRIMITIVES, unknown_name_message
+import torch
+import torch.nn.functional as F
+
+from .operations import CONV_OPS, NONE_INDEX, PRIMITIVES, unknown_name_message
 
 NUM_NODES = 4
 EDGES_PER_NODE = 2
@@ -232,3 +239,31 @@ def resolve_genotype(name_or_source: str | Path | Genotype) -> Genotype:
 
 def genotype_names() -> Iterable[str]:
     return GENOTYPES.keys()
+
+
+# ---------------------------------------------------------------------------
+# Derivation: the discrete cells a search's α stand for.
+
+def derive_cell(alpha: torch.Tensor) -> tuple[Edge, ...]:
+    """The DARTS rule: per node keep the two incoming edges whose strongest
+    non-``none`` op weighs most, and on each the strongest non-``none`` op.
+    A node's two edges are listed strongest first (DARTS' order)."""
+    probs = F.softmax(alpha.detach().float().cpu(), dim=-1)
+    probs[:, NONE_INDEX] = -1.0  # never chosen
+    edges: list[Edge] = []
+    start = 0
+    for node in range(NUM_NODES):
+        n_inputs = 2 + node
+        block = probs[start:start + n_inputs]
+        strength, best_op = block.max(dim=-1)
+        # Strongest edge first, as DARTS lists them (and the paper's genotypes);
+        # the sort is stable, so ties go to the earlier input.
+        keep = sorted(range(n_inputs), key=lambda j: -strength[j].item())[:EDGES_PER_NODE]
+        edges.extend((PRIMITIVES[best_op[j].item()], j) for j in keep)
+        start += n_inputs
+    return tuple(edges)
+
+
+def derive_genotype(alpha_normal: torch.Tensor, alpha_reduce: torch.Tensor) -> Genotype:
+    """The genotype a search's two (14, 8) α tensors stand for (:func:`derive_cell` on each)."""
+    return Genotype(normal=derive_cell(alpha_normal), reduce=derive_cell(alpha_reduce))

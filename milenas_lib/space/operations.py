@@ -22,6 +22,8 @@ PRIMITIVES: tuple[str, ...] = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
+#: Where ``none`` sits in α: its op outputs zeros, and derivation never picks it.
+NONE_INDEX: int = PRIMITIVES.index("none")
 
 #: Operations that hold convolution weights; their count per cell is the
 #: model-size bucket of the paper (Fig. 6, §2.3; docs/PROTOCOL.md, "Where the kit differs").

@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import GUMBEL_ESTIMATORS
-from .genotype import EDGES_PER_NODE, NUM_NODES, Genotype
-from .operations import POOL_OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, make_op
+from .genotype import NUM_NODES, Genotype, derive_genotype
+from .operations import NONE_INDEX, POOL_OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, make_op
 
 NUM_EDGES = sum(2 + node for node in range(NUM_NODES))  # 14 = 2 + 3 + 4 + 5
-NONE_INDEX = PRIMITIVES.index("none")
 
 
 @dataclass(frozen=True)
@@ -171,30 +170,6 @@ class Supernet(nn.Module):
     # -- discrete architecture -------------------------------------------
     def genotype(self) -> Genotype:
         return derive_genotype(self.alpha_normal, self.alpha_reduce)
-
-
-def derive_cell(alpha: torch.Tensor) -> tuple[tuple[str, int], ...]:
-    """The DARTS rule: per node keep the two incoming edges whose strongest
-    non-``none`` op weighs most, and on each the strongest non-``none`` op.
-    A node's two edges are listed strongest first (DARTS' order)."""
-    probs = F.softmax(alpha.detach().float().cpu(), dim=-1)
-    probs[:, NONE_INDEX] = -1.0  # never chosen
-    edges: list[tuple[str, int]] = []
-    start = 0
-    for node in range(NUM_NODES):
-        n_inputs = 2 + node
-        block = probs[start:start + n_inputs]
-        strength, best_op = block.max(dim=-1)
-        # Strongest edge first, as DARTS lists them (and the paper's genotypes);
-        # the sort is stable, so ties go to the earlier input.
-        keep = sorted(range(n_inputs), key=lambda j: -strength[j].item())[:EDGES_PER_NODE]
-        edges.extend((PRIMITIVES[best_op[j].item()], j) for j in keep)
-        start += n_inputs
-    return tuple(edges)
-
-
-def derive_genotype(alpha_normal: torch.Tensor, alpha_reduce: torch.Tensor) -> Genotype:
-    return Genotype(normal=derive_cell(alpha_normal), reduce=derive_cell(alpha_reduce))
 
 
 def arch_entropy(alpha: torch.Tensor) -> float:
