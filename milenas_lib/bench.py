@@ -24,7 +24,7 @@ from .config import SearchConfig, search_config, train_config
 from .presets import PRESETS
 from .loops.train import build_network
 from .loops.train_step import training_loss
-from .names import ORDERS
+from .names import ORDERS, unknown_name_message
 from .records.provenance import peak_memory_mib, provenance, resolve_device
 from .registry import get_method, method_names
 from .space.genotype import resolve_genotype
@@ -188,7 +188,7 @@ def run_bench(device: str = "cpu", size: str = "paper", methods: Optional[Sequen
     of those with one) at ``size``, each on its own protocol of the preset;
     ``log`` is told each case as it starts and ends."""
     if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; valid sizes are: {', '.join(SIZES)}")
+        raise ValueError(unknown_name_message("size", size, SIZES))
     resolved = resolve_device(device)
     methods = list(dict.fromkeys(methods or method_names()))
     if "darts_2nd" not in methods:

@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from .names import DEVICES, GUMBEL_ESTIMATORS, ORDERS
+from .names import DEVICES, GUMBEL_ESTIMATORS, ORDERS, check_choice, unknown_name_message
 from .presets import PRESETS
 from .registry import method_names
 
@@ -51,8 +51,7 @@ def imagefolder_source(dataset: str) -> Optional[tuple[str, int]]:
 
 
 def _choice(field_name: str, value: str, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(f"unknown {field_name} {value!r}; valid {field_name}s are: {', '.join(valid)}")
+    check_choice(value, field_name, valid, ConfigError)
 
 
 def setting(default: Any, *, result: bool = True, protocol: bool = True, added: bool = False) -> Any:
@@ -121,7 +120,7 @@ class FrozenConfig:
         valid = {f.name for f in fields(self)}  # type: ignore[arg-type]
         for name, value in changes.items():
             if name not in valid:
-                raise ConfigError(f"unknown setting {name!r}; valid settings are: {', '.join(sorted(valid))}")
+                raise ConfigError(unknown_name_message("setting", name, sorted(valid)))
             changes[name] = _coerce(name, value, hints[name])
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 

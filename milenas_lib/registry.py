@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
+from .names import unknown_name_message
+
 #: The direction w descends in every rule (clipped SGD with momentum and weight decay).
 W_GRADIENT = "∇w L_tr(w, α)"
 
@@ -95,7 +97,7 @@ def get_method(name: str) -> Method:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownMethodError(f"unknown method {name!r}; valid methods are: {', '.join(_REGISTRY)}") from None
+        raise UnknownMethodError(unknown_name_message("method", name, _REGISTRY)) from None
 
 
 # ---------------------------------------------------------------------------

@@ -45,11 +45,11 @@ def test_flags_refuse_anything_but_true_and_false(given):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("preset", "huge", "preset must be one of 'paper', 'smoke', 'medium', 'long', got 'huge'"),
+    ("preset", "huge", "unknown preset 'huge'; valid presets are: paper, smoke, medium, long"),
     ("seeds", 1.5, "seeds must be a list of integers"),
     ("seeds", True, "seeds must be a list of integers"),
     ("reuse_only", "maybe", "reuse_only must be True or False"),
-    ("device", "tpu", "device must be one of 'auto', 'cpu', 'cuda'"),
+    ("device", "tpu", "unknown device 'tpu'; valid devices are: auto, cpu, cuda"),
     ("data_root", "/no/such/folder", "data_root '/no/such/folder' is not an existing folder"),
     ("search_overrides", "[1, 2]", "search_overrides must be a mapping"),
     ("search_overrides", {"epochs": "3"}, "search_overrides: setting 'epochs' must be int"),
@@ -60,8 +60,8 @@ def test_flags_refuse_anything_but_true_and_false(given):
     ("points", 1, "points must be an integer of at least 2"),
     ("points", 2.5, "points must be an integer"),
     ("smooth_window", 0, "smooth_window must be an integer of at least 1"),
-    ("dtype", "float16", "dtype must be one of 'float64', 'float32'"),
-    ("method", "dart", "method must be one of"),
+    ("dtype", "float16", "unknown dtype 'float16'; valid dtypes are: float64, float32"),
+    ("method", "dart", "unknown method 'dart'; valid methods are:"),
     ("methods", "gdas, nope", "methods must name known settings"),
     ("genotypes", [1, 2], "genotypes must be a list of names"),
     ("sweep_epsilons", "[]", "sweep_epsilons must be a non-empty list of numbers"),

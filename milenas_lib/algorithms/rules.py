@@ -16,7 +16,7 @@ from ..space.supernet import ArchWeights, Supernet
 from .base import (Batch, SearchContext, StepStats, TrainPass, UpdateRule, alpha_gradient, step_alphas, step_stats,
                    step_weights, train_pass)
 from .hypergradient import darts_hypergradient
-from ..names import ORDERS
+from ..names import ORDERS, unknown_name_message
 from .sampling import ArchSampler, SoftmaxArch
 
 
@@ -141,7 +141,7 @@ class MixedLevel(SampledRule):
     def __init__(self, lam: float, order: str = "simultaneous", sampler: Optional[ArchSampler] = None,
                  name: str = "milenas"):
         if order not in ORDERS:
-            raise ValueError(f"unknown order {order!r}; valid orders are: {', '.join(ORDERS)}")
+            raise ValueError(unknown_name_message("order", order, ORDERS))
         super().__init__(sampler)
         self.lam, self.order, self.name = lam, order, name
         self.passes = 2 if order == "simultaneous" else 3

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional, Sequence
 
+from ..names import unknown_name_message
 from .bars import Progress
 from .cluster import connect_ray, run_on_ray
 from .local import run_here, run_in_workers
@@ -61,7 +62,7 @@ def execute(runs: Sequence[Run], *, backend: str = "local", workers: Optional[in
     or set aside first, each named (records/trust.py :func:`settle`).
     """
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid backends are: {', '.join(BACKENDS)}")
+        raise ValueError(unknown_name_message("backend", backend, BACKENDS))
     if address and backend != "ray":
         raise ValueError(f"address {address!r} needs backend='ray'")
     start = time.perf_counter()

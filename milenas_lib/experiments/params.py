@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ..config import ConfigError, train_config
 from ..presets import PRESETS as PRESET_TABLE
 from ..presets import Preset
-from ..names import DEVICES
+from ..names import DEVICES, check_choice
 from ..records.provenance import DeviceUnavailableError, REPO_ROOT
 from ..records.provenance import resolve_device as torch_device
 from .settings import SETTINGS, Setting
@@ -47,11 +47,9 @@ def literal(value: Any) -> Any:
 
 
 def resolve_choice(value: Any, name: str, valid: Sequence[str]) -> str:
-    """``value`` if it is one of ``valid``; else one :class:`ParameterError` line listing them
-    (the one choice check of every notebook parameter: preset, device, backend, method, dtype)."""
-    if value not in valid:
-        raise ParameterError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}")
-    return value
+    """A notebook parameter that names one of ``valid`` (preset, device, backend, method, dtype):
+    the kit's one choice check (``names.check_choice``), failing as a :class:`ParameterError`."""
+    return check_choice(value, name, valid, ParameterError)
 
 
 def resolve_preset(preset: Any) -> str:

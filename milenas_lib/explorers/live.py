@@ -15,6 +15,7 @@ from typing import Iterator, Optional, Sequence
 from matplotlib.ticker import MaxNLocator
 
 from ..config import search_config
+from ..names import check_choice
 from ..loops.searcher import Search
 from ..plots.style import figure, titled
 from .common import Explorer, image_widget, png
@@ -72,8 +73,7 @@ def live_search(lam: float = 1.0, epochs: int = 4, run_now: bool = True, seed: i
     copy of the notebook shows a real run too)."""
     import ipywidgets as widgets
 
-    if lam not in LAMBDAS:
-        raise ValueError(f"lam must be one of {LAMBDAS}, got {lam!r}")
+    check_choice(lam, "lam", LAMBDAS)
     runs: list[tuple[float, dict]] = []
     slider = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in LAMBDAS], value=lam, description="λ",
                                      continuous_update=False)

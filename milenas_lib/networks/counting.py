@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ..space.genotype import Genotype
-from ..space.operations import unknown_name_message
+from ..names import unknown_name_message
 from .base import AuxiliaryHead, CellNetwork
 from .cell import Cell
 from .cifar import NetworkCIFAR

@@ -26,7 +26,8 @@ from typing import Iterable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from .operations import CONV_OPS, NONE_INDEX, PRIMITIVES, unknown_name_message
+from ..names import unknown_name_message
+from .operations import CONV_OPS, NONE_INDEX, PRIMITIVES
 
 NUM_NODES = 4
 EDGES_PER_NODE = 2

@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..names import unknown_name_message
+
 PRIMITIVES: tuple[str, ...] = (
     "none",
     "max_pool_3x3",
@@ -132,11 +134,6 @@ OPS: dict[str, OpFactory] = {
     "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine),
 }
 assert tuple(OPS) == PRIMITIVES
-
-
-def unknown_name_message(kind: str, name: object, known: object) -> str:
-    """The one wording for every unknown-name error: what was asked, what exists."""
-    return f"unknown {kind} {name!r}; valid {kind}s are: {', '.join(map(str, known))}"
 
 
 def make_op(name: str, C: int, stride: int, affine: bool = True) -> nn.Module:
