@@ -11,10 +11,10 @@ what happened as events::
         print(epoch.entry["val_acc"], epoch.genotype)
 
 ``search.record`` is the record built from those events, the same one
-``run_search`` (loops/search.py) writes; that layer adds only the run folder,
-checkpoints (:meth:`Search.state_dict`), signals and resume.  Under
-``torchrun`` each process holds a :class:`Search` over its share of every
-batch (loops/search_parallel.py).
+``run_search`` (loops/search.py) writes; the run driver (loops/driver.py)
+adds only the run folder, checkpoints (:meth:`Search.state_dict`), signals
+and resume.  Under ``torchrun`` each process holds a :class:`Search` over its
+share of every batch (loops/search_parallel.py).
 """
 from __future__ import annotations
 
@@ -33,22 +33,18 @@ from ..data import DataSizeError, dataset_images, make_search_data
 from ..networks import cifar_params
 from ..records.identity import run_identity
 from ..records.provenance import peak_memory_mib, provenance, resolve_device
-from ..records.run_dir import NonFiniteError
 from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
 from ..space.genotype import Genotype
 from ..space.supernet import Supernet
 from .distributed import DistributedContext, all_reduce_sums, average_buffers
+from .events import Diverged, EpochEnd, StepEnd
 from .search_parallel import broadcast_state, global_stats, make_context, shard
 from .search_record import RunningSums, close_epoch, epoch_entry, new_record, note_fingerprint
 
 
 @dataclass(frozen=True)
-class EpochEvent:
+class EpochEvent(EpochEnd):
     """An epoch closed: its record entry (losses, accuracies, α, genotype, timings)."""
-
-    epoch: int
-    entry: dict
-    completed: bool
 
     @property
     def genotype(self) -> Genotype:
@@ -56,21 +52,14 @@ class EpochEvent:
 
 
 @dataclass(frozen=True)
-class StepEvent:
-    """One step of the update rule, over the whole batch (all processes)."""
+class StepEvent(StepEnd):
+    """One step of the update rule, over the whole batch (all processes): where, and its figures."""
 
-    epoch: int
-    step: int                  # index within the epoch
-    steps_per_epoch: int
     train_loss: float
     train_acc: float
     alpha_s: float
     w_s: float
     epoch_end: Optional[EpochEvent] = None  # set by Search.step when the step closed its epoch
-
-    @property
-    def last_of_epoch(self) -> bool:
-        return self.step + 1 == self.steps_per_epoch
 
     def __str__(self) -> str:
         closed = f"; epoch {self.epoch_end.epoch} closed" if self.epoch_end is not None else ""
@@ -79,14 +68,6 @@ class StepEvent:
 
 
 Event = Union[StepEvent, EpochEvent]
-
-
-class SearchDiverged(NonFiniteError):
-    """A step left a non-finite loss or state; ``what`` and ``advice`` say where and what to change."""
-
-    def __init__(self, what: str, advice: str) -> None:
-        super().__init__(f"{what}; {advice}")
-        self.what, self.advice = what, advice
 
 
 class SearchFinished(RuntimeError):
@@ -238,9 +219,9 @@ class Search:
         if not math.isfinite(stats.train_loss) or not all_finite(self.model):
             # The state is already stepped with it: a checkpoint on disk is the last good one.
             config = self.config
-            raise SearchDiverged(f"non-finite train loss or weights at epoch {self.epoch}, step {self.batch}",
-                                 f"lower the learning rates, e.g. --set w_lr={config.w_lr / 2:g} --set "
-                                 f"alpha_lr={config.alpha_lr / 2:g}, and run into a new --out directory")
+            raise Diverged(f"non-finite train loss or weights at epoch {self.epoch}, step {self.batch}",
+                           f"lower the learning rates, e.g. --set w_lr={config.w_lr / 2:g} --set "
+                           f"alpha_lr={config.alpha_lr / 2:g}, and run into a new --out directory")
         self.running.add(stats.train_loss * stats.n, stats.train_correct, stats.n, stats.alpha_s, stats.w_s)
         note_fingerprint(self.record, self.epoch, self.batch, stats.train_loss)
         self.batch += 1

@@ -15,10 +15,10 @@ Each epoch appends to ``record.json``: train loss (the objective, auxiliary
 and smoothing included) and top-1, test loss (plain cross-entropy), top-1 and
 top-5 as fractions, learning rate, drop-path probability, epoch time and
 throughput.  The headline ``final_test_top1`` is the last epoch's, never
-the best epoch's (docs/PROTOCOL.md).  Checkpoints (records/run_dir.py) are
-written at every epoch end and every ``checkpoint_every_minutes`` within an
-epoch; SIGINT or SIGTERM checkpoint at the next step, so an interrupted run
-loses minutes at most.
+the best epoch's (docs/PROTOCOL.md).  Checkpoints (loops/driver.py,
+records/run_dir.py) are written at every epoch end and every
+``checkpoint_every_minutes`` within an epoch; SIGINT or SIGTERM checkpoint at
+the next step, so an interrupted run loses minutes at most.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import nn
@@ -35,9 +35,7 @@ from torch import nn
 from ..config import ConfigError, TrainConfig
 from ..data import derive_seed
 from ..networks import CellNetwork, NetworkCIFAR, NetworkImageNet, count_mult_adds, count_params
-from ..progress import tqdm
 from ..records.identity import RECORD_FORMAT, run_identity
-from ..records.io import json_ready
 from ..records.provenance import peak_memory_mib, provenance
 from ..records.run_dir import RunDir
 from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
@@ -47,14 +45,15 @@ from .distributed import (
     all_reduce_sums,
     any_process,
     average_buffers,
-    barrier,
     cleanup,
     gather_objects,
     init_distributed,
     wrap_ddp,
 )
+from .driver import Cadence, Progress, drive
+from .events import Diverged, EpochEnd, LoopEvent, StepEnd
 from .train_data import epoch_batches, make_data
-from .train_step import Accelerations, EpochSums, evaluate, train_epoch
+from .train_step import Accelerations, EpochSums, evaluate, train_steps
 
 TOP_K = 5
 
@@ -147,9 +146,10 @@ def run_training(config: TrainConfig, out_dir: Path | str, *, stop_after_epochs:
     process 0 writes ``out_dir``, which every process must be able to read
     (one machine, or a shared file system) to resume.  ``stop_after_epochs``
     stops after that many epochs of this call with the checkpoint written,
-    as an interruption would (for tests and time-boxed jobs).  The run folder
-    (lock, resume, refusals, SIGINT/SIGTERM) is :class:`RunDir`'s; the
-    training itself is :class:`Training`'s.
+    as an interruption would (for tests and time-boxed jobs).  The training
+    itself is :class:`Training`'s; the run around it (resume, checkpoints,
+    SIGINT/SIGTERM, progress bars) is the run driver's (loops/driver.py), the
+    same as the search's; the folder (lock, refusals) is :class:`RunDir`'s.
     """
     genotype = resolve_genotype(config.genotype)
     if config.num_threads:
@@ -161,88 +161,39 @@ def run_training(config: TrainConfig, out_dir: Path | str, *, stop_after_epochs:
     try:
         with RunDir(out_dir, oom_advice=advice, writer=context.is_main) as run:
             training = Training(config, genotype, context, device)
-            return _drive(training, run, stop_after_epochs, progress and context.is_main)
+            cadence = Cadence(every_minutes=config.checkpoint_every_minutes, stop_after_epochs=stop_after_epochs)
+            bars = Progress(f"train {config.dataset}", config.epochs, epoch_postfix)
+            outcome = drive(training, run, cadence, bars if progress and context.is_main else None)
+            return TrainResult(run.path, outcome.record, outcome.completed, rank=context.rank)
     finally:
         if joined:
             cleanup()
 
 
-def _drive(training: "Training", run: RunDir, stop_after_epochs: Optional[int], progress: bool) -> TrainResult:
-    """Resume, then train epoch by epoch with checkpoints, pauses and interruptions."""
-    context = training.context
-    resumed = run.resume(training.identity)
-    if resumed is not None and resumed["record"].get("completed"):
-        run.publish(resumed["record"])  # a kill may have come between the last checkpoint and its record
-        barrier(context)
-        return TrainResult(run.path, resumed["record"], completed=True, rank=context.rank)
-    if resumed is not None:
-        training.restore(resumed["record"], resumed["state"])
-    training.start()
-    try:
-        return _epochs(training, run, stop_after_epochs, progress)
-    except Diverged as error:
-        raise run.fail(training.record, error.what, error.advice) from None
-
-
-def _epochs(training: "Training", run: RunDir, stop_after_epochs: Optional[int], progress: bool) -> TrainResult:
-    context, device = training.context, training.device
-
-    def pause() -> bool:
-        return any_process(run.stop_requested or run.checkpoint_due(training.config.checkpoint_every_minutes),
-                           context, device)
-
-    def commit(next_epoch: int, partial: Optional[EpochSums] = None) -> None:
-        state = training.state_dict(next_epoch, partial)
-        if state is not None:
-            run.commit(training.record, state)
-
-    epochs_this_call = 0
-    for event in training.events(pause, progress):
-        if event == "paused":
-            commit(training.epoch, training.sums)
-            if any_process(run.stop_requested, context, device):
-                raise run.interruption(training.epoch, training.sums.steps)
-            continue
-        commit(training.epoch)
-        epochs_this_call += 1
-        if training.record["completed"]:
-            break
-        if any_process(run.stop_requested, context, device):
-            raise run.interruption(training.epoch, 0)
-        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
-            barrier(context)
-            return TrainResult(run.path, json_ready(training.record), completed=False, rank=context.rank)
-    barrier(context)
-    return TrainResult(run.path, json_ready(training.record), completed=training.record["completed"],
-                       rank=context.rank)
-
-
-class Diverged(Exception):
-    """The loss or the state became non-finite; ``what`` and ``advice`` for the failure note."""
-
-    def __init__(self, what: str, advice: str) -> None:
-        super().__init__(f"{what}; {advice}")
-        self.what, self.advice = what, advice
+def epoch_postfix(entry: dict) -> str:
+    """An epoch's figures beside its bar: test top-1 in %, the train loss."""
+    return f"test top-1 {100 * entry['test_top1']:.1f} %, train loss {entry['train_loss']:.3f}"
 
 
 class Training:
     """One evaluation training's state (network, optimizer, data, epoch,
-    partial sums) and its epochs; :func:`run_training` adds the run folder."""
+    partial sums) and its events (loops/events.py); the run driver
+    (loops/driver.py) adds the run folder."""
 
-    def __init__(self, config: TrainConfig, genotype: Genotype, context: DistributedContext,
+    def __init__(self, config: TrainConfig, genotype: Genotype, parallel: DistributedContext,
                  device: torch.device) -> None:
-        if config.batch_size % (context.world_size * config.micro_batches):
-            raise ConfigError(f"batch_size {config.batch_size} must split evenly into {context.world_size} "
+        if config.batch_size % (parallel.world_size * config.micro_batches):
+            raise ConfigError(f"batch_size {config.batch_size} must split evenly into {parallel.world_size} "
                               f"processes x {config.micro_batches} micro-batches")
-        self.config, self.genotype, self.context, self.device = config, genotype, context, device
-        self.accelerations = Accelerations.resolve(config, device, context)
+        self.config, self.genotype, self.parallel, self.device = config, genotype, parallel, device
+        self.accelerations = Accelerations.resolve(config, device, parallel)
         torch.manual_seed(config.seed)
         check_resolution(config, genotype)
-        self.data = make_data(config, context, device)
+        self.data = make_data(config, parallel, device)
         model = build_network(config, genotype, self.data.num_classes).to(device)
         # Drop path draws from the process's generator: give each process its own
         # stream, so the shards of one batch do not share their masks.
-        torch.manual_seed(derive_seed(config.seed, "train-rng", context.rank))
+        torch.manual_seed(derive_seed(config.seed, "train-rng", parallel.rank))
         if self.accelerations.sync_batchnorm:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if self.accelerations.channels_last:
@@ -254,16 +205,17 @@ class Training:
         self.sums = EpochSums.zeros(device)
         self.epoch = 0
         self.record = self._new_record()
+        self._clock: Optional[float] = None  # when the running stretch of training began
 
     def _new_record(self) -> dict[str, Any]:
-        config, genotype, context, acc = self.config, self.genotype, self.context, self.accelerations
+        config, genotype, parallel, acc = self.config, self.genotype, self.parallel, self.accelerations
         return {
             "format": RECORD_FORMAT, "kind": "train", "identity": self.identity, "config": config.to_dict(),
             "seed": config.seed, "dataset": config.dataset, "genotype": genotype.to_dict(),
             "genotype_text": str(genotype), "genotype_source": config.genotype,
             "search": search_origin(config.genotype),
             **provenance(self.device, self.data.provenance),
-            "world_size": context.world_size, "backend": context.backend,
+            "world_size": parallel.world_size, "backend": parallel.backend,
             "accelerations": {"bf16": acc.bf16, "channels_last": acc.channels_last,
                               "compile": acc.compile, "sync_batchnorm": acc.sync_batchnorm},
             "resolution": config.resolution, "top_k": min(TOP_K, self.data.num_classes),
@@ -275,90 +227,97 @@ class Training:
 
     def restore(self, record: dict, state: dict) -> None:
         """Continue from a checkpoint (on any number of processes)."""
-        context = self.context
+        parallel = self.parallel
         self.record, self.epoch = record, state["epoch"]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if len(state["rng"]) == context.world_size:
-            restore_rng(state["rng"][context.rank])
+        if len(state["rng"]) == parallel.world_size:
+            restore_rng(state["rng"][parallel.rank])
         else:  # resumed on another number of devices: fresh, distinct streams
-            torch.manual_seed(derive_seed(self.config.seed, "train-rng", context.rank, self.epoch))
+            torch.manual_seed(derive_seed(self.config.seed, "train-rng", parallel.rank, self.epoch))
         if state["mid_epoch"] is not None:
-            self.sums = _restore_mid_epoch(state["mid_epoch"], self.model, context, self.device)
+            self.sums = _restore_mid_epoch(state["mid_epoch"], self.model, parallel, self.device)
         record["resumed"] = record.get("resumed", 0) + 1
 
-    def start(self) -> None:
-        """Wrap the network for DDP (process 0's weights to all) and torch.compile."""
-        self.ddp_model = wrap_ddp(self.model, self.context, self.device)
-        self.training_model = torch.compile(self.ddp_model) if self.accelerations.compile else self.ddp_model
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-
-    def state_dict(self, next_epoch: int, partial: Optional[EpochSums] = None) -> Optional[dict]:
-        """The checkpoint's state on process 0 (None elsewhere): every process's
-        generator state, so drop-path masks resume exactly; within an epoch also
-        every process's sums and batch-norm buffers."""
-        rng_states = gather_objects(rng_state(), self.context)
-        mid_epoch = None if partial is None else gather_objects({
-            "sums": partial.state_dict(),
+    def state_dict(self) -> Optional[dict]:
+        """The checkpoint's state on process 0 (None elsewhere; every process
+        takes part): every process's generator state, so drop-path masks resume
+        exactly; within an epoch also every process's sums and batch-norm
+        buffers, the state checked finite first (the sums stay on the device
+        between checkpoints, so here is where a divergence within an epoch shows)."""
+        within_epoch = self.sums.steps > 0
+        if within_epoch:
+            self.check_finite(float(self.sums.loss))
+            self.record["time_s"] += self._clock_out()  # writing the checkpoint is no training time
+        rng_states = gather_objects(rng_state(), self.parallel)
+        mid_epoch = None if not within_epoch else gather_objects({
+            "sums": self.sums.state_dict(),
             "buffers": {name: b.detach().cpu() for name, b in self.model.named_buffers() if b.is_floating_point()},
-        }, self.context)
-        if not self.context.is_main:
+        }, self.parallel)
+        if not self.parallel.is_main:
             return None
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "rng": rng_states,
-                "epoch": next_epoch, "mid_epoch": mid_epoch}
+                "epoch": self.epoch, "mid_epoch": mid_epoch}
 
     def check_finite(self, loss: float) -> None:
-        if any_process(not (math.isfinite(loss) and all_finite(self.model)), self.context, self.device):
+        if any_process(not (math.isfinite(loss) and all_finite(self.model)), self.parallel, self.device):
             raise Diverged(f"non-finite train loss or weights in epoch {self.epoch}",
                            f"lower the learning rate, e.g. --set learning_rate={self.config.learning_rate / 2:g}, "
                            "and run into a new --out directory")
 
-    def events(self, pause: Callable[[], bool], progress: bool) -> Iterator[str]:
-        """Train the remaining epochs: ``"paused"`` when ``pause()`` stopped one
-        within (sums partial), ``"epoch"`` after each epoch's close."""
-        bar = tqdm(range(self.epoch, self.config.epochs), desc=f"train {self.config.dataset}", disable=not progress,
-                   initial=self.epoch, total=self.config.epochs)
-        for epoch in bar:
-            self.epoch = epoch
-            lr = learning_rate_at(self.config, epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            self.model.drop_path_prob = drop_path_prob_at(self.config, epoch)
-            train_s = 0.0
-            while True:
-                paused, seconds = self._train(pause, progress)
-                train_s += seconds
-                if not paused:
-                    break
-                self.check_finite(float(self.sums.loss))
-                self.record["time_s"] += train_s
-                train_s = 0.0
-                yield "paused"
-            entry = self._close_epoch(lr, train_s)
-            bar.set_postfix_str(f"test top-1 {100 * entry['test_top1']:.1f} %, train loss {entry['train_loss']:.3f}")
-            self.epoch = epoch + 1
-            yield "epoch"
+    def events(self) -> Iterator[LoopEvent]:
+        """Train the remaining epochs: a :class:`StepEnd` after each step, an
+        :class:`EpochEnd` after each epoch's close."""
+        self._start()
+        while self.epoch < self.config.epochs:
+            lr = self._begin_epoch()
+            self._clock_in()
+            for _ in train_steps(self.model, self.ddp_model, self.training_model,
+                                 epoch_batches(self.data, self.epoch, self.sums.steps), self.optimizer, self.config,
+                                 self.accelerations, self.device, self.sums):
+                yield StepEnd(self.epoch, self.sums.steps - 1, self.data.steps_per_epoch)
+                self._clock_in()  # again, if a checkpoint stopped it
+            entry = self._close_epoch(lr, self._clock_out())
+            self.epoch += 1
+            yield EpochEnd(entry["epoch"], entry, self.record["completed"])
 
-    def _train(self, pause: Callable[[], bool], progress: bool) -> tuple[bool, float]:
-        start = time.perf_counter()
-        paused = train_epoch(self.model, self.ddp_model, self.training_model,
-                             epoch_batches(self.data, self.epoch, self.sums.steps), self.optimizer, self.config,
-                             self.accelerations, self.device, self.data.steps_per_epoch, self.sums, pause, progress)
+    def _start(self) -> None:
+        """Wrap the network for DDP (process 0's weights to all) and torch.compile."""
+        self.ddp_model = wrap_ddp(self.model, self.parallel, self.device)
+        self.training_model = torch.compile(self.ddp_model) if self.accelerations.compile else self.ddp_model
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _begin_epoch(self) -> float:
+        """Set the epoch's learning rate (returned) and drop-path probability."""
+        lr = learning_rate_at(self.config, self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.drop_path_prob = drop_path_prob_at(self.config, self.epoch)
+        return lr
+
+    def _clock_in(self) -> None:
+        if self._clock is None:
+            self._clock = time.perf_counter()
+
+    def _clock_out(self) -> float:
+        """Seconds of training since the clock started (the device done first); the clock stops."""
+        assert self._clock is not None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return paused, time.perf_counter() - start
+        seconds, self._clock = time.perf_counter() - self._clock, None
+        return seconds
 
     def _close_epoch(self, lr: float, train_s: float) -> dict:
-        context, device, record = self.context, self.device, self.record
-        loss_sum, correct, seen = all_reduce_sums([self.sums.loss, self.sums.correct, self.sums.images], context,
+        parallel, device, record = self.parallel, self.device, self.record
+        loss_sum, correct, seen = all_reduce_sums([self.sums.loss, self.sums.correct, self.sums.images], parallel,
                                                   device)
         self.sums = EpochSums.zeros(device)
-        average_buffers(self.model, context)  # first: a non-finite statistic then reaches every process alike
+        average_buffers(self.model, parallel)  # first: a non-finite statistic then reaches every process alike
         self.check_finite(loss_sum)
         eval_start = time.perf_counter()
         test_loss, top1, topk, count = all_reduce_sums(
-            evaluate(self.model, self.data.eval_batches(), self.accelerations, device, record["top_k"]), context,
+            evaluate(self.model, self.data.eval_batches(), self.accelerations, device, record["top_k"]), parallel,
             device)
         eval_s = time.perf_counter() - eval_start
         entry = {
@@ -370,7 +329,7 @@ class Training:
         }
         record["epochs"].append(entry)
         record["time_s"] += train_s + eval_s
-        record["gpu_hours"] = record["time_s"] * context.world_size / 3600 if device.type == "cuda" else None
+        record["gpu_hours"] = record["time_s"] * parallel.world_size / 3600 if device.type == "cuda" else None
         _finish(record, self.config)
         return entry
 

@@ -82,7 +82,11 @@ def make_data(config: TrainConfig, context: DistributedContext, device: torch.de
 
 def epoch_batches(data: TrainData, epoch: int, start_batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Batches ``start_batch, ...`` of ``epoch``, as an uninterrupted epoch reads them: tensor data
-    starts there; an ImageFolder loader reads and drops the first ones (its worker seeds run on)."""
+    starts there; an ImageFolder loader reads and drops the first ones (its worker seeds run on).
+    None at all after the last (a checkpoint between an epoch's last step and its close): no
+    loader is started only to be read through."""
+    if start_batch >= data.steps_per_epoch:
+        return iter(())
     if isinstance(data, TensorData):
         return data.train_epoch(epoch, start_batch)
     return islice(data.train_epoch(epoch), start_batch, None)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
-from ..progress import tqdm
 from .distributed import DistributedContext
 
 
@@ -124,14 +123,13 @@ class EpochSums:
         return cls(state["loss"].to(device), state["correct"].to(device), state["images"], state["steps"])
 
 
-def train_epoch(model: nn.Module, ddp_model: nn.Module, training_model: nn.Module,
+def train_steps(model: nn.Module, ddp_model: nn.Module, training_model: nn.Module,
                 batches: Iterator[tuple[torch.Tensor, torch.Tensor]], optimizer: torch.optim.Optimizer,
-                config: TrainConfig, accelerations: Accelerations, device: torch.device, steps: int,
-                sums: EpochSums, pause: Callable[[], bool], progress: bool) -> bool:
-    """Train over ``batches`` (the rest of an epoch of ``steps``), adding to ``sums``.
+                config: TrainConfig, accelerations: Accelerations, device: torch.device,
+                sums: EpochSums) -> Iterator[None]:
+    """Train over ``batches`` (the rest of an epoch), adding to ``sums``; yields
+    after each step, where the run driver may checkpoint or stop (loops/driver.py).
 
-    After each step but the epoch's last, ``pause()`` may stop the epoch
-    early (for a mid-epoch checkpoint); returns whether it did.
     ``training_model`` is what runs forward (``ddp_model``, compiled or not);
     ``model`` the plain module whose parameters are clipped.  Each batch is
     split into ``micro_batches`` pieces whose gradients accumulate, scaled by
@@ -143,9 +141,10 @@ def train_epoch(model: nn.Module, ddp_model: nn.Module, training_model: nn.Modul
     pieces = config.micro_batches
     synchronising = isinstance(ddp_model, nn.parallel.DistributedDataParallel)
     norm_statistics = PieceAveragedNormStatistics(model) if pieces > 1 else None
-    with norm_statistics.pieces() if norm_statistics else contextlib.nullcontext():
-        for images, labels in tqdm(batches, total=steps - sums.steps, leave=False, disable=not progress):
-            optimizer.zero_grad(set_to_none=True)
+    for images, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        # The pieces' momentum holds within a step only: between steps (a checkpoint) the model is as built.
+        with norm_statistics.pieces() if norm_statistics else contextlib.nullcontext():
             if norm_statistics:
                 norm_statistics.start_step()
             for index, (x, y) in enumerate(zip(images.chunk(pieces), labels.chunk(pieces))):
@@ -162,12 +161,10 @@ def train_epoch(model: nn.Module, ddp_model: nn.Module, training_model: nn.Modul
                 sums.images += y.numel()
             if norm_statistics:
                 norm_statistics.end_step(pieces)
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            sums.steps += 1
-            if sums.steps < steps and pause():
-                return True
-    return False
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        sums.steps += 1
+        yield
 
 
 @torch.no_grad()

@@ -195,8 +195,9 @@ class RunDir:
 
     # -- writing -----------------------------------------------------------------
 
-    def commit(self, record: dict, state: dict) -> None:
-        """Write the checkpoint (record inside), then ``record.json`` from it."""
+    def commit(self, record: dict, state: Optional[dict]) -> None:
+        """Write the checkpoint (record inside), then ``record.json`` from it
+        (``state`` may be None where this process does not write)."""
         if not self.writer:
             return
         checkpoint = {"format": RECORD_FORMAT, "identity": self.identity, "record": json_ready(record),
