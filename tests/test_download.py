@@ -10,11 +10,13 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import pickle
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,11 @@ def fake_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     requests: list[str] = []
+    delay_s = 0.0  # a slow network, so that processes that start at once also download at once
+
+    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        time.sleep(self.delay_s)
+        super().do_GET()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         _QuietHandler.requests.append(f"{self.command} {self.path}")
@@ -98,6 +105,42 @@ def test_a_complete_copy_is_not_fetched_again(fake_server, tmp_path: Path) -> No
     _QuietHandler.requests.clear()
     download_cifar10(tmp_path / "data")
     assert _QuietHandler.requests == []
+
+
+#: A child process that downloads into argv[1] from the fake server (torchvision's CIFAR10 patched as in the parent).
+DOWNLOADER = """
+import json, sys
+from torchvision.datasets import CIFAR10
+for name, value in json.loads(sys.argv[2]).items():
+    setattr(CIFAR10, name, value)
+from milenas_lib.data import download_cifar10
+print(download_cifar10(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+def test_processes_that_download_at_once_fetch_once(fake_server, tmp_path: Path) -> None:
+    """Every rank under torchrun calls --download: one fetches, the others wait and find the copy."""
+    from torchvision.datasets import CIFAR10
+
+    patched = json.dumps({name: getattr(CIFAR10, name) for name in ("url", "tgz_md5", "train_list", "test_list",
+                                                                      "meta")})
+
+    def download(folder: Path, processes: int) -> list[str]:
+        _QuietHandler.requests.clear()
+        children = [subprocess.Popen([sys.executable, "-c", DOWNLOADER, str(folder), patched],
+                                     stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+        outputs = [child.communicate(timeout=300)[0].strip() for child in children]
+        assert all(child.returncode == 0 for child in children)
+        assert set(outputs) == {str(folder.resolve())}
+        return list(_QuietHandler.requests)
+
+    _QuietHandler.delay_s = 4.0
+    try:
+        alone = download(tmp_path / "alone", 1)  # what one download asks of the server
+        assert alone and download(tmp_path / "together", 3) == alone
+    finally:
+        _QuietHandler.delay_s = 0.0
 
 
 def test_without_a_data_root_the_download_lands_where_the_loader_looks(fake_server, tmp_path: Path) -> None:

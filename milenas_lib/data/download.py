@@ -24,7 +24,12 @@ class DownloadError(DataNotFoundError):
 def download_cifar10(data_root: str | os.PathLike[str] | None = None) -> Path:
     """Fetch the official CIFAR-10 into ``data_root`` (default: ``MILENAS_DATA_ROOT``,
     else :func:`default_download_root`) unless a complete copy is there; returns the
-    folder that now holds ``cifar-10-batches-py``."""
+    folder that now holds ``cifar-10-batches-py``.
+
+    Processes that ask at once (every rank under ``torchrun``, two notebooks) take turns on
+    a lock file in that folder: the first fetches, the others find a complete copy and only
+    check it."""
+    from filelock import FileLock
     from torchvision.datasets import CIFAR10
 
     chosen = data_root or os.environ.get("MILENAS_DATA_ROOT") or default_download_root()
@@ -34,9 +39,11 @@ def download_cifar10(data_root: str | os.PathLike[str] | None = None) -> Path:
         raise DownloadError(f"cannot download CIFAR-10 into {root}: {blocker} is a file; pass --data-root with a "
                             "folder")
     try:
+        root.mkdir(parents=True, exist_ok=True)
         # Fetches and checks the archive's md5, unpacks it, then checks every batch file's md5;
         # a complete copy is only checked.  The test split is the smaller one to read back.
-        CIFAR10(str(root), train=False, download=True)
+        with FileLock(str(root / ".download.lock")):
+            CIFAR10(str(root), train=False, download=True)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
         reason = getattr(error, "reason", None) or error
         raise DownloadError(
