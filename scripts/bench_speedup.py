@@ -19,8 +19,8 @@ import sys
 from datetime import datetime, timezone
 
 from milenas_lib.bench import SPEEDUP_PAIR, interleaved_speedup
+from milenas_lib.experiments.speed_benchmark import speed_benchmark_path
 from milenas_lib.presets import PRESETS
-from milenas_lib.experiments.claims_report import speed_benchmark_path
 from milenas_lib.experiments.stats import Sample
 
 

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from milenas_lib.config import search_config, train_config  # noqa: E402
-from milenas_lib.experiments import outputs, tables  # noqa: E402
+from milenas_lib.experiments import labels, outputs, tables  # noqa: E402
 from milenas_lib.experiments.paper import PAPER_TABLE1, PAPER_TABLE2  # noqa: E402
 from milenas_lib.space.genotype import GENOTYPES  # noqa: E402
 
@@ -68,7 +68,7 @@ def test_table1_uses_only_finished_runs_and_names_a_searched_cell_with_its_cost(
      "n = 2 seeds per setting", "search_configs"),
     ([train_record(0.9, 0), train_record(0.9, 1)], "cifar10-jpeg-archive (50000 train / 10000 test images)",
      "n = 2 seeds per network", "train_configs"),
-    ([], outputs.NO_RUNS, None, "search_configs"),
+    ([], labels.NO_RUNS, None, "search_configs"),
 ], ids=["search", "training", "none"])
 def test_a_saved_table_infers_source_n_and_provenance_from_its_records(tmp_path, records, data_source, n, configs):
     saved = outputs.NotebookOutputs("06_x", "smoke", tmp_path).save_table(pd.DataFrame({"a": [1]}), "t", "a table",
@@ -95,6 +95,6 @@ def test_saved_figures_and_tables_are_listed_once_each_and_echo_nothing(tmp_path
 
 
 def test_figure_detail_describes_search_and_training_runs():
-    assert outputs.figure_detail([search_record("gdas", 0)], "smoke").startswith("preset smoke: C=4, 5 cells")
-    assert "600 epochs, 20 cells, C=36" in outputs.figure_detail([train_record(0.9, 0)], "paper")
-    assert outputs.figure_detail([], "paper") == "preset paper · no runs"
+    assert labels.figure_detail([search_record("gdas", 0)], "smoke").startswith("preset smoke: C=4, 5 cells")
+    assert "600 epochs, 20 cells, C=36" in labels.figure_detail([train_record(0.9, 0)], "paper")
+    assert labels.figure_detail([], "paper") == "preset paper · no runs"

@@ -1,34 +1,18 @@
-"""What the claims report says: the step benchmark it reads, the sweep's whole-run time beside it, the
-claims table and ``claims.md`` (the verdicts themselves are computed in :mod:`.claims`)."""
+"""What the claims report says: the step benchmark's pairs, the sweep's whole-run time beside it, the
+claims table and ``claims.md`` (the verdicts themselves are computed in :mod:`.claims`; the benchmark's
+file is read by :mod:`.speed_benchmark`)."""
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
-from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
 from .claims import (ALPHA_MOVED_FRACTION, CONTROL_SETTINGS, LAST_EPOCHS, TRAINED_OVER_CHANCE, VERDICTS,
                      claim_verdict)
-from .outputs import figure_detail
-from .params import results_dir
+from .labels import figure_detail
 from .stats import ALPHA, Sample
-
-#: The step benchmark's file in ``results/<preset>/`` (written by ``scripts/bench_speedup.py``).
-SPEED_BENCHMARK = "speed_benchmark.json"
-
-
-def speed_benchmark_path(preset: str, output_root: Optional[str | Path] = None) -> Path:
-    return results_dir(output_root, preset) / SPEED_BENCHMARK
-
-
-def load_speed_benchmark(preset: str, output_root: Optional[str | Path] = None) -> Optional[dict]:
-    """The preset's same-run step benchmark, or None when it was not run."""
-    path = speed_benchmark_path(preset, output_root)
-    return json.loads(path.read_text()) if path.is_file() else None
-
 
 def mean_concurrency(records: Sequence[dict]) -> float:
     """How many searches ran at once, on average over each search's run time (1: each ran alone).  The
@@ -202,6 +186,5 @@ def claims_report(claims: pd.DataFrame, order: pd.DataFrame, context: Mapping[st
     return "\n".join(lines + _method_lines(float(margins.iloc[0]) if len(margins) else math.nan))
 
 
-__all__ = ["SPEED_BENCHMARK", "VERDICTS", "claim_verdict", "claims_context", "claims_report", "claims_summary",
-           "claims_table", "load_speed_benchmark", "markdown_table", "mean_concurrency", "speed_benchmark_path",
-           "sweep_speed", "verdict_text"]
+__all__ = ["VERDICTS", "claim_verdict", "claims_context", "claims_report", "claims_summary", "claims_table",
+           "markdown_table", "mean_concurrency", "sweep_speed", "verdict_text"]

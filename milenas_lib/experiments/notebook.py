@@ -20,7 +20,8 @@ from typing import Any, Mapping, Optional, Sequence
 from .claims_report import claims_context, claims_report, sweep_speed
 from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
-from .outputs import NotebookOutputs, SavedPaths, figure_detail
+from .labels import figure_detail
+from .outputs import NotebookOutputs, SavedPaths
 from .params import train_overrides_for
 from .settings import Setting
 from .spec import NotebookParameters

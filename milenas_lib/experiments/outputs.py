@@ -5,7 +5,8 @@ version, libraries, machine, data source, configs, seeds, the runs it was
 computed from); every figure and table is listed in
 ``results/<notebook>/manifest.json``, from which the runner builds the index
 ``results/README.md``.  Data source, n and provenance are inferred from the
-records a figure or table was made from, search or training alike.
+records a figure or table was made from, search or training alike (the words
+come from :mod:`.labels`).
 """
 from __future__ import annotations
 
@@ -21,69 +22,16 @@ import pandas as pd
 from ..records.errors import OneLine
 from ..records.io import write_json
 from ..records.provenance import provenance, resolve_device
+from .labels import is_training, n_label, source_label
 from .params import figures_dir, resolve_root, results_dir
 from .settings import record_key_and_label
-from .tables import train_data_label
-
-_SOURCE_NAMES = {"torchvision-cifar10": "CIFAR-10", "cifar10-jpeg-archive": "CIFAR-10 (JPEG copy)",
-                 "synthetic": "synthetic stand-in (NOT CIFAR-10)"}
-NO_RUNS = "no runs (quoted values and sizes only)"
-
-
-def is_training(records: Sequence[dict]) -> bool:
-    return bool(records) and records[0].get("kind") == "train"
-
-
-def _seeds(records: Sequence[dict]) -> list[int]:
-    return sorted({r["seed"] for r in records})
 
 
 # ---------------------------------------------------------------------------
-# Describing where numbers come from (figure titles, index, provenance).
+# Provenance: where a table's numbers come from, run by run.
 
-def data_label(record: dict) -> str:
-    """A short data description of a search, e.g. 'CIFAR-10 (JPEG copy), 8 img/class per half'."""
-    source = (record.get("data_source") or {}).get("source", "unknown data")
-    name = _SOURCE_NAMES.get(source, source)
-    per_class = record["config"].get("per_class")
-    return f"{name}, {per_class} img/class per half" if per_class else f"{name}, 25k/25k split"
-
-
-def setup_label(record: dict, preset: Optional[str] = None) -> str:
-    """'preset smoke: C=4, 5 cells, batch 8, 2 epochs, 32 px' from a search record's config."""
-    c = record["config"]
-    preset = preset or record.get("preset", "?")
-    return (f"preset {preset}: C={c['C']}, {c['layers']} cells, batch {c['batch_size']}, {c['epochs']} epochs, "
-            f"{c.get('resolution', 32)} px")
-
-
-def n_label(records: Sequence[dict]) -> str:
-    """'n = 2 seeds per setting' (search) or '... per network' (training)."""
-    groups = pd.Series([r.get("name") if is_training(records) else record_key_and_label(r)[0]
-                        for r in records]).value_counts()
-    if groups.empty:
-        return "n = 0"
-    low, high = int(groups.min()), int(groups.max())
-    per = "network" if is_training(records) else "setting"
-    return f"n = {low} seed{'s' if low > 1 else ''} per {per}" if low == high else f"n = {low}-{high} seeds"
-
-
-def figure_detail(records: Sequence[dict], preset: Optional[str] = None) -> str:
-    """The second title line of a figure: preset and sizes, data, n."""
-    if not records:
-        return f"preset {preset} · no runs" if preset else ""
-    if is_training(records):
-        c = records[0]["config"]
-        return (f"preset {preset or records[0].get('preset', '?')}: {c['epochs']} epochs, {c['layers']} cells, "
-                f"C={c['C']}, {c['resolution']} px · {train_data_label(records[0])} · {n_label(records)}")
-    return f"{setup_label(records[0], preset)} · {data_label(records[0])} · {n_label(records)}"
-
-
-def source_label(records: Sequence[dict]) -> str:
-    """The data source of figures and tables made from ``records`` (search or training)."""
-    if not records:
-        return NO_RUNS
-    return train_data_label(records[0]) if is_training(records) else data_label(records[0])
+def _seeds(records: Sequence[dict]) -> list[int]:
+    return sorted({r["seed"] for r in records})
 
 
 _RUN_KEYS = {"search": ("setting", "method", "lam", "seed", "run_dir", "git_commit", "created", "device_name",

@@ -23,6 +23,7 @@ import pandas as pd
 from ..config import protocol_settings, train_config
 from ..networks import network_summary
 from ..space.genotype import GENOTYPES, Genotype
+from .labels import train_data_label
 from .paper import GENOTYPE_SEARCH, PAPER_TABLE1, PAPER_TABLE2, QUOTED_1, QUOTED_2
 
 TABLE1_COLUMNS = ["architecture", "test_error", "test_error_std", "params_m", "search_cost_gpu_days",
@@ -47,15 +48,6 @@ def protocol_label(record: dict) -> str:
     return (f"reduced: {config['epochs']} epochs, {config['layers']} cells, C={config['C']}, "
             f"{config['resolution']} px, {source.get('train_images', '?')} train images "
             f"(differs in {', '.join(differing)})")
-
-
-def train_data_label(record: dict) -> str:
-    """The data a training record used, e.g. 'cifar10-jpeg-archive (500 train / 500 test images)'."""
-    source = record.get("data_source") or {}
-    detail = source.get("detail") or {}
-    text = f"{source.get('source', 'unknown')} ({source.get('train_images', '?')} train / " \
-           f"{source.get('test_images', '?')} test images)"
-    return f"{text}; {detail['note']}" if source.get("source") == "imagefolder" and detail.get("note") else text
 
 
 def _architecture(record: dict) -> tuple[str, Optional[float], str, str]:
