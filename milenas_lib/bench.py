@@ -264,10 +264,10 @@ def interleaved_speedup(preset: str = "medium", repeats: int = 5, warmup: int = 
     """Search steps of ``darts_2nd`` and MiLeNAS λ = 1 timed alternately in one process, one thread, on random
     tensors of the preset's shape: each repeat times one step of each, the one going first alternating
     (ABBA...), so that a change in the machine's load hits both alike.  Returns the per-pair times keyed by
-    setting, which :mod:`milenas_lib.experiments.claims` reads for claim 4: the process's CPU seconds per step
+    setting, which :mod:`milenas_lib.paper.claims` reads for claim 4: the process's CPU seconds per step
     (one thread: the step's compute, whatever share of the machine other processes take), with the wall
     seconds beside them (``wall_s``; the same on a quiet machine)."""
-    from .experiments.settings import SETTINGS
+    from .paper.settings import SETTINGS
     torch.set_num_threads(1)
     steppers = {}
     for key in SPEEDUP_PAIR:

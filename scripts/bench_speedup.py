@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 
 from milenas_lib.bench import SPEEDUP_PAIR, interleaved_speedup
 from milenas_lib.experiments.speed_benchmark import speed_benchmark_path
+from milenas_lib.paper.stats import Sample
 from milenas_lib.presets import PRESETS
-from milenas_lib.experiments.stats import Sample
 
 
 def summary(report: dict, wall: bool = False) -> dict:

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from milenas_lib.bench import SPEEDUP_PAIR, interleaved_speedup
-from milenas_lib.experiments.claims import CLAIMS, UNMEASURABLE, measure
-from milenas_lib.experiments.claims_report import mean_concurrency, sweep_speed
+from milenas_lib.paper.claims import CLAIMS, UNMEASURABLE, measure
+from milenas_lib.paper.claims_report import mean_concurrency, sweep_speed
 
 
 def test_the_benchmark_alternates_who_goes_first_and_feeds_claim_four():

@@ -7,11 +7,11 @@ import random
 import pandas as pd
 import pytest
 
-from milenas_lib.experiments.claims import (CLAIMS, HOLDS, LAST_EPOCHS, REVERSED, UNMEASURABLE, UNRESOLVED, WEAKER,
+from milenas_lib.paper.claims import (CLAIMS, HOLDS, LAST_EPOCHS, REVERSED, UNMEASURABLE, UNRESOLVED, WEAKER,
                                             Comparison, claim_verdict, close_margin, control_checks, evaluate_claims, final_values,
                                             measure, order_sensitivity)
-from milenas_lib.experiments.claims_report import claims_report, claims_table, markdown_table
-from milenas_lib.experiments.stats import Sample, holm, t_cdf, t_quantile
+from milenas_lib.paper.claims_report import claims_report, claims_table, markdown_table
+from milenas_lib.paper.stats import Sample, holm, t_cdf, t_quantile
 
 #: Gate values of a run that trained and moved α (chance 10 %).
 MEASURABLE = {"final_val_acc": 50.0, "chance_acc": 10.0, "entropy_fall": 0.2}

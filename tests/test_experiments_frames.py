@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from milenas_lib.experiments import frames
+from milenas_lib.paper import frames
 from milenas_lib.space.genotype import GENOTYPES
 
 GENOTYPE = GENOTYPES["DARTS_V2"].to_dict()

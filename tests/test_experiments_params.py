@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from milenas_lib import experiments as ex
-from milenas_lib.experiments import params, settings, store
+from milenas_lib.experiments import params, store
 from milenas_lib.experiments.notebook_specs import SPECS
 from milenas_lib.experiments.params import ParameterError
+from milenas_lib.paper import settings
 from milenas_lib.presets import PRESETS
 
 

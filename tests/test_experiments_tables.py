@@ -13,8 +13,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from milenas_lib.config import search_config, train_config  # noqa: E402
-from milenas_lib.experiments import labels, outputs, tables  # noqa: E402
-from milenas_lib.experiments.paper import PAPER_TABLE1, PAPER_TABLE2  # noqa: E402
+from milenas_lib.experiments import outputs  # noqa: E402
+from milenas_lib.paper import labels, tables  # noqa: E402
+from milenas_lib.paper.quoted import PAPER_TABLE1, PAPER_TABLE2  # noqa: E402
 from milenas_lib.space.genotype import GENOTYPES  # noqa: E402
 
 

@@ -83,7 +83,7 @@ def test_method_explorer_toggles_settings_seeds_and_metric():
 
 def test_metric_figure_states_n_and_draws_bands_only_for_several_seeds():
     records = [fake_record("milenas_lam1", seed) for seed in (0, 1, 2)]
-    from milenas_lib.experiments.frames import records_frame
+    from milenas_lib.paper.frames import records_frame
 
     frame = records_frame(records)
     fig = explorers.fig_metric(frame, "train_acc", ["milenas_lam1"], [0, 1, 2])

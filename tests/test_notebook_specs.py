@@ -13,8 +13,8 @@ from milenas_lib.experiments.plan import make_plan
 THROWAWAY_SPECS = '''
 from milenas_lib.experiments.needs import searches
 from milenas_lib.experiments.params import resolve_number
-from milenas_lib.experiments.settings import milenas_setting
 from milenas_lib.experiments.spec import NotebookSpec, Parameter
+from milenas_lib.paper.settings import milenas_setting
 
 SPECS = [NotebookSpec(
     "99_throwaway",

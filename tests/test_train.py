@@ -23,10 +23,10 @@ from milenas_lib.loops.train import drop_path_prob_at, learning_rate_at, run_tra
 from milenas_lib.loops.train_data import TensorData
 from milenas_lib.loops.train_step import training_loss
 from milenas_lib.networks import network_summary
+from milenas_lib.paper.quoted import QUOTED_1, QUOTED_2
+from milenas_lib.paper.tables import protocol_label, table1, table2
 from milenas_lib.records.io import load_checkpoint
 from milenas_lib.records.run_dir import CheckpointMismatchError
-from milenas_lib.experiments.paper import QUOTED_1, QUOTED_2
-from milenas_lib.experiments.tables import protocol_label, table1, table2
 from milenas_lib.space.genotype import GENOTYPES
 
 TINY = dict(dataset="synthetic", epochs=3, batch_size=16, C=4, layers=3, train_per_class=8, eval_batch_size=64,

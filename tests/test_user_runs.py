@@ -10,7 +10,7 @@ import pytest
 
 from milenas_lib import experiments as ex
 from milenas_lib.cli import main
-from milenas_lib.experiments import settings
+from milenas_lib.paper import settings
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "results" / "runs" / "medium"

@@ -1,50 +1,45 @@
-"""The experiments the notebooks run: each a function that returns its result.
+"""The notebook runtime: what the notebooks run, each a function that returns its result.
 
 Notebooks stay thin (a ``parameters`` cell, a :class:`Notebook` context, then
 calls into this package and :mod:`milenas_lib.plots`); everything that loops,
-trains, measures or writes files lives here, where it is tested.  One module
-per job:
+trains, measures or writes files lives here, where it is tested.  The paper's
+content (its settings, quoted numbers, frames, tables and claims) lives in
+:mod:`milenas_lib.paper`, below both this package and the plots; the names a
+notebook reads from it are re-exported here.  One module per job:
 
 * :mod:`.spec` and :mod:`.notebook_specs`: what each notebook is, declared once (its
   parameters, the runs it needs, the files it writes), read by the notebook, the plan and
   ``make reproduce``; :mod:`.needs`: the runs a spec declares;
 * :mod:`.params`: notebook parameters as papermill passes them, checked first;
-* :mod:`.settings`: the paper's search settings (method, λ, label, colour);
 * :mod:`.store`: the run store and the dispatch of missing runs;
-* :mod:`.frames`: run records as tidy frames, mean ± std, smoothing, last epoch;
-* :mod:`.paper`: every number quoted from the paper, and its claims checked;
-* :mod:`.claims`: the claims as gated, paired effects with Holm-corrected intervals and computed verdicts
-  (notebook 10; :mod:`.claims_report` writes them, :mod:`.stats` holds the t distribution and Holm,
-  :mod:`.speed_benchmark` reads the step benchmark's file);
-* :mod:`.tables`: Tables 1 and 2, ours beside the quoted rows;
-* :mod:`.labels`: where numbers come from, in words (figure titles, data source, n);
 * :mod:`.outputs`: what a notebook writes (figures, tables, provenance, manifest);
+* :mod:`.speed_benchmark`: the step benchmark's file, read for claim 4;
 * :mod:`.gradient_error`, :mod:`.evaluation`, :mod:`.teaching`: notebooks 8, 6-7 and 9;
 * :mod:`.notebook`: the :class:`Notebook` context that ties them together, opened by
   :func:`.head.open_notebook` (the notebook's first call; ``plan_only`` prints :mod:`.plan`).
 """
 from __future__ import annotations
 
-from .claims import CLAIMS, control_checks, evaluate_claims, final_values, order_sensitivity
-from .claims_report import claims_report, claims_table, sweep_speed
+from ..paper.claims import CLAIMS, control_checks, evaluate_claims, final_values, order_sensitivity
+from ..paper.claims_report import claims_report, claims_table, sweep_speed
+from ..paper.frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype,
+                            final_table, genotype_table, mean_std, records_frame, records_of, run_genotypes,
+                            search_time_frame, smooth, switch_epoch, time_ratio, training_frame)
+from ..paper.labels import figure_detail, source_label
+from ..paper.quoted import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS, fig2_claims,
+                            fig3_claims, fig5_claims)
+from ..paper.settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting,
+                              claim_settings, milenas_setting, record_setting, setting, setting_for)
+from ..paper.tables import table1, table2, table_rows
 from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
-from .frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype, final_table,
-                     genotype_table, mean_std, records_frame, records_of, run_genotypes, search_time_frame, smooth,
-                     switch_epoch, time_ratio, training_frame)
 from .gradient_error import gradient_error_trajectory, measure_gradients, trajectory_summary
 from .head import PlanOnly, open_notebook
 from .notebook import Notebook
-from .labels import figure_detail, source_label
 from .outputs import NotebookOutputs, records_provenance
-from .paper import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS, fig2_claims, fig3_claims,
-                    fig5_claims)
-from .params import (ParameterError, resolve_overrides, resolve_root, resolve_seeds, resolve_settings, runs_root)
-from .settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting, claim_settings,
-                       milenas_setting, record_setting, setting, setting_for)
+from .params import ParameterError, resolve_overrides, resolve_root, resolve_seeds, resolve_settings, runs_root
 from .spec import NotebookSpec, Parameter
 from .speed_benchmark import load_speed_benchmark
 from .store import config_hash, load_records, make_search_config, run_dir, run_missing, search_runs, store_folder
-from .tables import table1, table2, table_rows
 from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
 
 __all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",

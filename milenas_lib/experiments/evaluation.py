@@ -13,12 +13,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..config import train_config
 from ..data import DataNotFoundError, cifar10_imagefolder
-from ..records.identity import identity_hash, run_identity
-from ..space.genotype import resolve_genotype
-from .frames import best_run
-from .params import genotype_choice, preset_named, resolve_overrides, resolve_seeds, runs_root
 from ..executor import Run
 from ..names import RECORD_NAME
+from ..paper.frames import best_run
+from ..records.identity import identity_hash, run_identity
+from ..space.genotype import resolve_genotype
+from .params import genotype_choice, preset_named, resolve_overrides, resolve_seeds, runs_root
 from .store import RunJob, run_missing
 
 

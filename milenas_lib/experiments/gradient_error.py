@@ -23,11 +23,11 @@ from ..data import dataset_images, make_search_data
 from ..loops.search import run_search
 from ..loops.searcher import Event, Search, StepEvent
 from ..names import RECORD_NAME
+from ..paper.settings import setting_for
 from ..records.io import read_json, write_json
-from ..records.trust import STORED, RunStoreError, settle
 from ..records.provenance import resolve_device
+from ..records.trust import STORED, RunStoreError, settle
 from .params import DTYPE_NAMES, SWEEP_EPSILONS, resolve_overrides, runs_root
-from .settings import setting_for
 from .store import check_setting_kept, config_hash, run_dir
 
 DTYPES = dict(zip(DTYPE_NAMES, (torch.float64, torch.float32)))

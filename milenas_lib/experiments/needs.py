@@ -13,9 +13,9 @@ from ..config import search_config
 from ..data.cifar10 import resolve_cache_dir
 from ..executor import Run, stored_record
 from ..names import RECORD_NAME
+from ..paper.settings import Setting, setting_for
 from .evaluation import imagenet_root, searched_genotypes, train_jobs
 from .params import genotype_choice, preset_named, runs_root, train_overrides_for
-from .settings import Setting, setting_for
 from .spec import NotebookParameters
 from .store import check_setting_kept, config_hash, run_dir, search_jobs
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from .claims_report import claims_context, claims_report, sweep_speed
+from ..paper.claims_report import claims_context, claims_report, sweep_speed
+from ..paper.labels import figure_detail
+from ..paper.settings import Setting
 from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
-from .labels import figure_detail
 from .outputs import NotebookOutputs, SavedPaths
 from .params import train_overrides_for
-from .settings import Setting
 from .spec import NotebookParameters
 from .store import search_runs
 

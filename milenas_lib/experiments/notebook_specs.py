@@ -12,8 +12,8 @@ import importlib.util
 from pathlib import Path
 from typing import Optional
 
+from ..paper import settings
 from ..registry import method_names
-from . import settings
 from .needs import evaluation, gradient_search, searches
 from .params import (DTYPE_NAMES, SWEEP_EPSILONS, ParameterError, preset_named, resolve_choice, resolve_flag,
                      resolve_floats, resolve_folder, resolve_names, resolve_number, resolve_settings, resolve_train_overrides,

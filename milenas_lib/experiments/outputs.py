@@ -19,12 +19,12 @@ from typing import Any, Iterator, Optional, Sequence
 
 import pandas as pd
 
+from ..paper.labels import is_training, n_label, source_label
+from ..paper.settings import record_key_and_label
 from ..records.errors import OneLine
 from ..records.io import write_json
 from ..records.provenance import provenance, resolve_device
-from .labels import is_training, n_label, source_label
 from .params import figures_dir, resolve_root, results_dir
-from .settings import record_key_and_label
 
 
 # ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..presets import Preset
 from ..names import DEVICES, check_choice
 from ..records.provenance import DeviceUnavailableError, REPO_ROOT
 from ..records.provenance import resolve_device as torch_device
-from .settings import SETTINGS, Setting
+from ..paper.settings import SETTINGS, Setting
 
 PRESETS: tuple[str, ...] = tuple(PRESET_TABLE)
 MAX_SEED = 2**63 - 1

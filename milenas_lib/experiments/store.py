@@ -25,12 +25,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..config import SearchConfig, search_config
 from ..executor import Run, execute
+from ..names import RECORD_NAME
+from ..paper.settings import Setting, record_setting, setting
 from ..records.identity import identity_hash, run_identity
 from ..records.run_dir import NonFiniteError
-from ..names import RECORD_NAME
 from ..records.trust import STORED, examine, settle, stored_record
 from .params import PRESETS, ParameterError, resolve_overrides, resolve_seeds, runs_root
-from .settings import Setting, record_setting, setting
 
 
 def config_hash(config: SearchConfig) -> str:

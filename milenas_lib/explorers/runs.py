@@ -10,8 +10,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from ..experiments.frames import curves, records_frame
-from ..experiments.settings import label
+from ..paper.frames import curves, records_frame
+from ..paper.settings import label
 from ..plots import OP_COLORS, band_plot, draw_alpha_heatmap, draw_cell
 from ..plots.cells import cell_layout
 from ..plots.style import figure, styled, titled

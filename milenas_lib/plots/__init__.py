@@ -2,8 +2,9 @@
 the notebook context, :class:`milenas_lib.experiments.Notebook`).
 
 ``plots`` draws; it computes nothing.  Figures take the reduced frames of
-:mod:`milenas_lib.experiments.frames` and read only the settings (labels,
-colours) and the paper's quoted numbers from :mod:`milenas_lib.experiments`.
+:mod:`milenas_lib.paper.frames` and read only the settings (labels, colours)
+and the paper's quoted numbers from :mod:`milenas_lib.paper`: never the
+notebook runtime, so importing the figures loads no search, executor or data.
 """
 from .alpha import EDGE_LABELS, draw_alpha_heatmap, fig_alpha_heatmaps, fig_op_weights, fig_relaxation
 from .cells import OP_COLORS, draw_cell, fig_genotype

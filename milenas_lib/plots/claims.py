@@ -45,7 +45,7 @@ def _draw_part(ax, row: pd.Series, y: float) -> None:
 
 
 def fig_claims(claims: pd.DataFrame, detail: str):
-    """A forest plot of ``claims`` (:func:`milenas_lib.experiments.claims.evaluate_claims`): one row per part,
+    """A forest plot of ``claims`` (:func:`milenas_lib.paper.claims.evaluate_claims`): one row per part,
     each seed's value (open dots, just below the row), the mean (diamond), the raw 95 % t interval (thick bar) and
     the Holm-adjusted interval the verdict uses (thin, capped), coloured by the verdict; the verdict is
     written on the right, clear of the whiskers."""

@@ -2,7 +2,7 @@
 accuracy and search time), Fig. 5 (Gumbel variants), Fig. 6 (model size), and
 the teaching notebook's learning curves.
 
-Every function takes reduced frames from :mod:`milenas_lib.experiments.frames`
+Every function takes reduced frames from :mod:`milenas_lib.paper.frames`
 (``curves``: mean ± std over seeds per setting and epoch, long format with a
 ``value`` column; ``final_epoch``: each run's last epoch; per-run time rows)
 and gives a matplotlib figure; saving it is the caller's job.  Several seeds
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from ..experiments.paper import PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS
-from ..experiments.settings import SETTINGS, setting
+from ..paper.quoted import PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS
+from ..paper.settings import SETTINGS, setting
 from .style import QUOTED_STYLE, figure, titled
 
 

@@ -1,7 +1,7 @@
 """The paper's Table 1 (CIFAR-10) and Table 2 (ImageNet), with our results beside the quoted rows.
 
 ``table1(records)`` and ``table2(records)`` return pandas DataFrames (and
-write CSV when given a path).  Rows quoted from the paper (:mod:`.paper`)
+write CSV when given a path).  Rows quoted from the paper (:mod:`.quoted`)
 carry ``source = "quoted (paper Table N)"``; ours carry ``source = "ours"``
 and say how many seeds (``n``), which data (``data``) and which protocol
 (``protocol``: "paper" only when every setting that shapes the result equals
@@ -24,7 +24,7 @@ from ..config import protocol_settings, train_config
 from ..networks import network_summary
 from ..space.genotype import GENOTYPES, Genotype
 from .labels import train_data_label
-from .paper import GENOTYPE_SEARCH, PAPER_TABLE1, PAPER_TABLE2, QUOTED_1, QUOTED_2
+from .quoted import GENOTYPE_SEARCH, PAPER_TABLE1, PAPER_TABLE2, QUOTED_1, QUOTED_2
 
 TABLE1_COLUMNS = ["architecture", "test_error", "test_error_std", "params_m", "search_cost_gpu_days",
                   "search_method", "n", "data", "protocol", "source", "note"]
