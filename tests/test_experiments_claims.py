@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from milenas_lib.paper.quoted import fig2_claims, fig3_claims, fig5_claims
+from milenas_lib.paper.figure_checks import fig2_claims, fig3_claims, fig5_claims
 
 
 def frame(value: str, finals: dict[str, list[float]], epochs: int = 3) -> pd.DataFrame:

@@ -26,8 +26,8 @@ from ..paper.frames import (best_per_bucket, best_run, bucket_frame, curves, fin
                             final_table, genotype_table, mean_std, records_frame, records_of, run_genotypes,
                             search_time_frame, smooth, switch_epoch, time_ratio, training_frame)
 from ..paper.labels import figure_detail, source_label
-from ..paper.quoted import (PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS, fig2_claims,
-                            fig3_claims, fig5_claims)
+from ..paper.figure_checks import fig2_claims, fig3_claims, fig5_claims
+from ..paper.quoted import PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS
 from ..paper.settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting,
                               claim_settings, milenas_setting, record_setting, setting, setting_for)
 from ..paper.tables import table1, table2, table_rows
