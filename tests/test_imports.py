@@ -1,10 +1,17 @@
 """No import cycles in milenas_lib: every import is an edge (at module top, inside
 functions, under ``if TYPE_CHECKING:``; importing ``a.b.c`` also imports the packages
-``a.b`` and ``a``), and the graph of the package's modules must have no cycle."""
+``a.b`` and ``a``), and the graph of the package's modules must have no cycle.  The
+layers hold: the paper's content (``paper``) and the figures (``plots``) sit below the
+notebook runtime (``experiments``) and never reach the runs, the executor or the data."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "milenas_lib"
 
@@ -103,3 +110,65 @@ def test_the_config_and_the_name_tuples_import_no_algorithms():
     assert not any(target.startswith("milenas_lib.algorithms") for target in graph["milenas_lib.config"])
     assert "milenas_lib.experiments.notebook" not in graph["milenas_lib.experiments.plan"]
     assert "milenas_lib.experiments.plan" not in graph["milenas_lib.experiments.notebook"]
+
+
+#: What the paper's content and the figures must never reach: the notebook runtime and everything that runs.
+RUNTIME = ("milenas_lib.experiments", "milenas_lib.loops", "milenas_lib.executor", "milenas_lib.records",
+           "milenas_lib.data", "milenas_lib.algorithms", "milenas_lib.explorers", "milenas_lib.cli",
+           "milenas_lib.reproduce")
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module importing ``start`` may import, ``start`` included."""
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph[node])
+    return seen
+
+
+def _in(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def test_the_paper_and_the_figures_sit_below_the_notebook_runtime():
+    graph = import_graph(PACKAGE)
+    for layer in ("milenas_lib.paper", "milenas_lib.plots"):
+        for module in (name for name in graph if _in(name, (layer,))):
+            reached = sorted(m for m in reachable(graph, module) if _in(m, RUNTIME))
+            assert not reached, f"{module} reaches {reached}"
+    assert not any(_in(m, ("milenas_lib.plots",)) for m in reachable(graph, "milenas_lib.paper.claims_report"))
+    assert "milenas_lib.paper.settings" in graph["milenas_lib.plots.search"]
+
+
+def _loaded_after(code: str) -> list[str]:
+    """The milenas_lib modules a fresh interpreter holds after running ``code``."""
+    listing = "print(json.dumps(sorted(m for m in sys.modules if m.startswith('milenas_lib'))))"
+    probe = f"import json, sys\n{code}\n{listing}"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=PACKAGE.parent, timeout=300)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_importing_the_figures_loads_no_run_code():
+    """``import milenas_lib.plots`` (and the paper's names through the notebooks' ``ex.``) in a fresh
+    interpreter: no search loop, executor, record store, data or update rule is loaded."""
+    loaded = _loaded_after("import milenas_lib.plots\nimport milenas_lib.experiments as ex\n"
+                           "ex.FIG2_SETTINGS, ex.records_frame, ex.PAPER_FIG5")
+    assert "milenas_lib.plots" in loaded and "milenas_lib.paper.frames" in loaded
+    heavy = ("milenas_lib.loops", "milenas_lib.executor", "milenas_lib.records", "milenas_lib.data",
+             "milenas_lib.algorithms")
+    assert [m for m in loaded if _in(m, heavy)] == []
+    assert [m for m in loaded if _in(m, ("milenas_lib.experiments",))] == ["milenas_lib.experiments"]
+
+
+def test_the_notebook_runtime_exports_lazily():
+    """``ex.<name>`` imports its module on first use; every exported name resolves."""
+    import milenas_lib.experiments as ex
+
+    assert all(getattr(ex, name) is not None for name in ex.__all__)
+    assert "open_notebook" in dir(ex)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        ex.no_such_name

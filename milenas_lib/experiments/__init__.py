@@ -20,38 +20,49 @@ notebook reads from it are re-exported here.  One module per job:
 """
 from __future__ import annotations
 
-from ..paper.claims import CLAIMS, control_checks, evaluate_claims, final_values, order_sensitivity
-from ..paper.claims_report import claims_report, claims_table, sweep_speed
-from ..paper.frames import (best_per_bucket, best_run, bucket_frame, curves, final_epoch, final_genotype,
-                            final_table, genotype_table, mean_std, records_frame, records_of, run_genotypes,
-                            search_time_frame, smooth, switch_epoch, time_ratio, training_frame)
-from ..paper.labels import figure_detail, source_label
-from ..paper.figure_checks import fig2_claims, fig3_claims, fig5_claims
-from ..paper.quoted import PAPER_BEST_RANGE_M, PAPER_FIG5, PAPER_FIG5_ERRORS, PAPER_MILENAS_ARCHS
-from ..paper.settings import (CLAIM_SETTINGS, FIG2_SETTINGS, FIG3_SETTINGS, FIG5_SETTINGS, SETTINGS, Setting,
-                              claim_settings, milenas_setting, record_setting, setting, setting_for)
-from ..paper.tables import table1, table2, table_rows
-from .evaluation import chance_error, evaluation_candidates, imagenet_root, searched_genotypes, train_runs
-from .gradient_error import gradient_error_trajectory, measure_gradients, trajectory_summary
-from .head import PlanOnly, open_notebook
-from .notebook import Notebook
-from .outputs import NotebookOutputs, records_provenance
-from .params import ParameterError, resolve_overrides, resolve_root, resolve_seeds, resolve_settings, runs_root
-from .spec import NotebookSpec, Parameter
-from .speed_benchmark import load_speed_benchmark
-from .store import config_hash, load_records, make_search_config, run_dir, run_missing, search_runs, store_folder
-from .teaching import TeachingLab, operations_table, relaxation_demo, rules_table, supernet_summary
+import importlib
+from typing import Any
 
-__all__ = ["CLAIMS", "CLAIM_SETTINGS", "claim_settings", "claims_report", "claims_table", "evaluate_claims",
-           "final_values", "control_checks", "load_speed_benchmark", "sweep_speed", "order_sensitivity", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "Notebook", "NotebookOutputs",
-           "NotebookSpec", "PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS",
-           "Parameter", "ParameterError", "PlanOnly", "SETTINGS", "Setting",
-           "TeachingLab", "best_per_bucket", "best_run", "bucket_frame", "chance_error", "config_hash", "curves",
-           "evaluation_candidates", "fig2_claims", "fig3_claims", "fig5_claims", "figure_detail", "final_epoch",
-           "final_genotype", "final_table", "genotype_table", "gradient_error_trajectory", "imagenet_root",
-           "load_records", "make_search_config", "mean_std", "measure_gradients", "milenas_setting", "open_notebook",
-           "operations_table", "records_frame", "records_of", "records_provenance", "relaxation_demo",
-           "resolve_overrides", "resolve_root", "resolve_seeds", "resolve_settings", "rules_table", "run_dir",
-           "record_setting", "run_genotypes", "run_missing", "runs_root", "search_runs", "setting_for", "store_folder", "search_time_frame", "searched_genotypes",
-           "setting", "smooth", "source_label", "supernet_summary", "switch_epoch", "table1", "table2", "table_rows",
-           "time_ratio", "train_runs", "training_frame", "trajectory_summary"]
+#: The names a notebook reads as ``ex.<name>``, by the module that defines them.  Each module is
+#: imported on the first use of one of its names (PEP 562), so ``import milenas_lib.experiments``
+#: loads nothing, and a name of the paper's content never loads the runs, the executor or the data.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "..paper.claims": ("CLAIMS", "control_checks", "evaluate_claims", "final_values", "order_sensitivity"),
+    "..paper.claims_report": ("claims_report", "claims_table", "sweep_speed"),
+    "..paper.figure_checks": ("fig2_claims", "fig3_claims", "fig5_claims"),
+    "..paper.frames": ("best_per_bucket", "best_run", "bucket_frame", "curves", "final_epoch", "final_genotype",
+                       "final_table", "genotype_table", "mean_std", "records_frame", "records_of", "run_genotypes",
+                       "search_time_frame", "smooth", "switch_epoch", "time_ratio", "training_frame"),
+    "..paper.labels": ("figure_detail", "source_label"),
+    "..paper.quoted": ("PAPER_BEST_RANGE_M", "PAPER_FIG5", "PAPER_FIG5_ERRORS", "PAPER_MILENAS_ARCHS"),
+    "..paper.settings": ("CLAIM_SETTINGS", "FIG2_SETTINGS", "FIG3_SETTINGS", "FIG5_SETTINGS", "SETTINGS", "Setting",
+                         "claim_settings", "milenas_setting", "record_setting", "setting", "setting_for"),
+    "..paper.tables": ("table1", "table2", "table_rows"),
+    ".evaluation": ("chance_error", "evaluation_candidates", "imagenet_root", "searched_genotypes", "train_runs"),
+    ".gradient_error": ("gradient_error_trajectory", "measure_gradients", "trajectory_summary"),
+    ".head": ("PlanOnly", "open_notebook"),
+    ".notebook": ("Notebook",),
+    ".outputs": ("NotebookOutputs", "records_provenance"),
+    ".params": ("ParameterError", "resolve_overrides", "resolve_root", "resolve_seeds", "resolve_settings",
+                "runs_root"),
+    ".spec": ("NotebookSpec", "Parameter"),
+    ".speed_benchmark": ("load_speed_benchmark",),
+    ".store": ("config_hash", "load_records", "make_search_config", "run_dir", "run_missing", "search_runs",
+               "store_folder"),
+    ".teaching": ("TeachingLab", "operations_table", "relaxation_demo", "rules_table", "supernet_summary"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """``ex.<name>``: imports the module that defines ``name`` (once: the value is then kept here)."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
