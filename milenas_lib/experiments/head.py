@@ -52,7 +52,7 @@ def open_notebook(name: str, namespace: Optional[Mapping[str, Any]] = None, *,
         print(f"{_plan_text(checked, folder)}\n\nplan_only=True: nothing was run, and the cells below do nothing "
               "(set plan_only = False and run the cells from the parameters cell on to run them)")
         return None  # type: ignore[return-value]  # no later cell runs to use it
-    return Notebook(checked)
+    return Notebook(checked, spec)
 
 
 def _kernel_shell() -> Any:

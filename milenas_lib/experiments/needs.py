@@ -1,13 +1,16 @@
-"""The runs a notebook needs, as its spec declares them (:mod:`.spec`): each
-a :class:`Need` with the run-store folder the notebook's own ``nb.search`` /
-``nb.train`` / ``nb.gradient_error`` calls read, its executor run, and (filled
-in by :mod:`.plan`) its status and cost.
+"""The runs a notebook needs, declared once in its spec (:mod:`.spec`) by one of
+:class:`Searches`, :class:`Evaluation` or :class:`GradientSearch`.
+
+Each declaration answers twice from the same parameters: ``needs`` lists the runs
+for the plan, each a :class:`Need` with its run-store folder, its executor run and
+(filled in by :mod:`.plan`) its status and cost; ``fetch`` gives the notebook
+(``nb.runs()``) the records read back from those folders, or trained there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 from ..config import search_config
 from ..data.cifar10 import resolve_cache_dir
@@ -16,7 +19,7 @@ from ..names import RECORD_NAME
 from ..paper.settings import Setting, setting_for
 from .evaluation import imagenet_root, searched_genotypes, train_jobs
 from .params import genotype_choice, preset_named, runs_root, train_overrides_for
-from .spec import NotebookParameters
+from .spec import NotebookParameters, Runs
 from .store import check_setting_kept, config_hash, run_dir, search_jobs
 
 
@@ -71,37 +74,86 @@ def trainings(nb: NotebookParameters, dataset: str, table: int, data_root: Optio
                       for name, job in train_jobs({**searched, **candidates}, nb.seeds, nb.preset, dataset, **options)]
 
 
-def evaluation(dataset: str) -> Callable[[NotebookParameters, bool], list[Need]]:
-    """The runs of notebook 6 (``cifar10``) or 7 (``imagenet``): the MiLeNAS λ=1 searches whose best
-    cell is trained (``include_searched``), and the trainings of Table 1 or 2."""
+#: Settings given as they are, or as a function of the notebook's checked parameters.
+SettingsChoice = Union[Sequence[Union[str, Setting]], Callable[[NotebookParameters], Sequence[Union[str, Setting]]]]
 
-    def needs(nb: NotebookParameters, resolve_data: bool) -> list[Need]:
+
+@dataclass(frozen=True)
+class Searches(Runs):
+    """One search per setting and seed: ``settings`` (a list, or a function of the parameters such as
+    ``lambda nb: nb.methods``) with every seed of ``seeds``, or only the first with ``first_seed_only``.
+    ``nb.runs()`` gives their records, setting by setting, seed by seed."""
+
+    settings: SettingsChoice
+    first_seed_only: bool = False
+
+    def chosen(self, nb: NotebookParameters) -> tuple[list, list[int]]:
+        """The settings and seeds these parameters choose."""
+        settings = self.settings(nb) if callable(self.settings) else self.settings
+        return list(settings), list(nb.seeds[:1] if self.first_seed_only else nb.seeds)
+
+    def needs(self, nb: NotebookParameters, resolve_data: bool = False) -> list[Need]:
+        return searches(nb, *self.chosen(nb))
+
+    def fetch(self, notebook: Any) -> list[dict]:
+        return notebook.search(*self.chosen(notebook.parameters))
+
+
+@dataclass(frozen=True)
+class Evaluation(Runs):
+    """Notebook 6 (``cifar10``, Table 1) or 7 (``imagenet``, Table 2): the MiLeNAS λ = 1 searches whose best
+    cell is trained (``include_searched``), and the trainings of the registered cells (``genotypes``, else
+    the preset's list).  ``nb.runs()`` gives the training records (none without ImageNet on ``paper``)."""
+
+    dataset: str
+
+    @property
+    def table(self) -> int:
+        """The paper's table this data set fills: 1 (CIFAR-10) or 2 (ImageNet)."""
+        return 1 if self.dataset == "cifar10" else 2
+
+    def needs(self, nb: NotebookParameters, resolve_data: bool = False) -> list[Need]:
         searched = searches(nb, ["milenas_lam1"]) if nb.include_searched else []
-        if dataset == "cifar10":
-            return searched + trainings(nb, "cifar10", 1, nb.data_root)
+        if self.dataset == "cifar10":
+            return searched + trainings(nb, "cifar10", self.table, nb.data_root)
         root = nb.imagenet_root
         if root is None and preset_named(nb.preset).imagenet_stand_in:  # CIFAR-10 in ImageFolder layout
             stand_in = resolve_cache_dir() / "cifar10-imagefolder"  # where imagenet_root() extracts it
             root = imagenet_root(nb.preset, None)[0] if resolve_data else str(stand_in)
-        return searched + (trainings(nb, "imagenet", 2, root) if root else [])
-    return needs
+        return searched + (trainings(nb, "imagenet", self.table, root) if root else [])
+
+    def fetch(self, notebook: Any) -> list[dict]:
+        if self.dataset == "cifar10":
+            return notebook.train(notebook.evaluation_candidates(self.table), "cifar10")
+        root, _ = imagenet_root(notebook.preset, notebook.imagenet_root)
+        candidates = notebook.evaluation_candidates(self.table)  # searched even without ImageNet, as planned
+        return notebook.train(candidates, "imagenet", data_root=root) if root else []
 
 
-def gradient_search(nb: NotebookParameters, resolve_data: bool = False) -> list[Need]:
-    """Notebook 8: one search stopped and measured along the way (``nb.gradient_error``)."""
-    extra = {"device": nb.device, "seed": nb.seeds[0], **({"data_root": nb.data_root} if nb.data_root else {})}
-    check_setting_kept(setting_for(nb.method, nb.lam), nb.preset, nb.search_overrides)
-    config = search_config(nb.preset, **{**nb.search_overrides, "method": nb.method, "lam": float(nb.lam), **extra})
-    spec = setting_for(config.method, config.lam)
-    shared = run_dir(spec, config, nb.preset, runs_root(nb.output_root))
-    separate = (runs_root(nb.output_root) / nb.preset / "gradient_trajectory"
-                / f"{spec.key}_seed{config.seed}-{config_hash(config)}")
-    measured = next((f for f in (shared, separate) if (f / "gradient_error.json").exists()), None)
-    folder = measured or (shared if not (shared / RECORD_NAME).exists() else separate)
-    kwargs = dict(preset=nb.preset, method=nb.method, lam=nb.lam, seed=nb.seeds[0], points=nb.points, dtype=nb.dtype,
-                  sweep_epsilons=nb.sweep_epsilons, overrides=nb.search_overrides, device=nb.device,
-                  data_root=nb.data_root, output_root=nb.output_root, verbose=False)
-    description = f"search {spec.key} seed {config.seed}, measured at {nb.points} states"
-    run = Run(folder, "milenas_lib.experiments.gradient_error:gradient_error_trajectory", kwargs, description,
-              config.epochs, config.device, config.num_threads or 1)
-    return [Need("gradient", description, folder, run, config, status="stored" if measured else "missing")]
+@dataclass(frozen=True)
+class GradientSearch(Runs):
+    """Notebook 8: one search of its ``method`` and ``lam`` with the first seed, stopped and measured at
+    ``points`` states; ``nb.runs()`` gives the measurements (:func:`.gradient_error.gradient_error_trajectory`)."""
+
+    def needs(self, nb: NotebookParameters, resolve_data: bool = False) -> list[Need]:
+        extra = {"device": nb.device, "seed": nb.seeds[0], **({"data_root": nb.data_root} if nb.data_root else {})}
+        check_setting_kept(setting_for(nb.method, nb.lam), nb.preset, nb.search_overrides)
+        config = search_config(nb.preset, **{**nb.search_overrides, "method": nb.method, "lam": float(nb.lam),
+                                             **extra})
+        spec = setting_for(config.method, config.lam)
+        shared = run_dir(spec, config, nb.preset, runs_root(nb.output_root))
+        separate = (runs_root(nb.output_root) / nb.preset / "gradient_trajectory"
+                    / f"{spec.key}_seed{config.seed}-{config_hash(config)}")
+        measured = next((f for f in (shared, separate) if (f / "gradient_error.json").exists()), None)
+        folder = measured or (shared if not (shared / RECORD_NAME).exists() else separate)
+        kwargs = dict(preset=nb.preset, method=nb.method, lam=nb.lam, seed=nb.seeds[0], points=nb.points,
+                      dtype=nb.dtype, sweep_epsilons=nb.sweep_epsilons, overrides=nb.search_overrides,
+                      device=nb.device, data_root=nb.data_root, output_root=nb.output_root, verbose=False)
+        description = f"search {spec.key} seed {config.seed}, measured at {nb.points} states"
+        run = Run(folder, "milenas_lib.experiments.gradient_error:gradient_error_trajectory", kwargs, description,
+                  config.epochs, config.device, config.num_threads or 1)
+        return [Need("gradient", description, folder, run, config, status="stored" if measured else "missing")]
+
+    def fetch(self, notebook: Any) -> dict:
+        return notebook.gradient_error(notebook.method, notebook.lam, points=notebook.points, dtype=notebook.dtype,
+                                       sweep_epsilons=notebook.sweep_epsilons)

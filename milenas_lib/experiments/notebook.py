@@ -3,14 +3,15 @@
 ::
 
     nb = ex.open_notebook("02_train_val_gap", globals())   # milenas_lib.experiments.head
-    records = nb.search(ex.FIG2_SETTINGS)
+    records = nb.runs()                                     # the searches its spec declares
     nb.save_figure(fig, "fig2_train_val_gap", "Fig. 2: ...", records)
 
 Its parameters are read and checked (:mod:`.spec`) before the context is
-made, before any file is touched.  The runs then share the notebook's
-preset, seeds, device, data, overrides and ``reuse_only``, and figures and
-tables take their data source, n and provenance from the records they were
-made from.
+made, before any file is touched.  The runs are the ones its spec declares
+(:mod:`.needs`), and share the notebook's preset, seeds, device, data,
+overrides and ``reuse_only``; a figure, table or report the spec does not list
+is refused, and those it lists take their data source, n and provenance from
+the records they were made from.
 """
 from __future__ import annotations
 
@@ -24,19 +25,21 @@ from .evaluation import evaluation_candidates, train_runs
 from .gradient_error import gradient_error_trajectory
 from .outputs import NotebookOutputs, SavedPaths
 from .params import train_overrides_for
-from .spec import NotebookParameters
+from .spec import NotebookParameters, NotebookSpec
 from .store import search_runs
 
 #: The parameters that say how missing runs are trained (milenas_lib/executor/).
 _EXECUTOR_PARAMETERS = ("workers", "backend", "address")
+#: The report :meth:`Notebook.save_claims` writes (``results/<preset>/claims.md`` and ``.json``).
+CLAIMS_REPORT = "claims"
 
 
 class Notebook:
-    """A notebook's checked parameters (``nb.preset``, ``nb.lam``, ...), its runs through the
-    run store, and its outputs."""
+    """A notebook's checked parameters (``nb.preset``, ``nb.lam``, ...), the runs its spec
+    declares (``nb.runs()``) through the run store, and the outputs its spec lists."""
 
-    def __init__(self, parameters: NotebookParameters):
-        self.parameters = parameters
+    def __init__(self, parameters: NotebookParameters, spec: NotebookSpec):
+        self.parameters, self.spec = parameters, spec
         self.name = parameters.name
         # Where data come from and where results go change no result: kept out of the provenance's parameters.
         recorded = {k: v for k, v in parameters.values.items()
@@ -50,6 +53,13 @@ class Notebook:
         return getattr(self.parameters, key)
 
     # -- runs ----------------------------------------------------------------
+
+    def runs(self) -> Any:
+        """The runs the spec declares, in the form the later cells use: the search or training records
+        (trained when missing, unless ``reuse_only``), or notebook 8's measurements."""
+        return self.spec.runs.fetch(self)
+
+    # What the declarations of :mod:`.needs` fetch through (a notebook's cells call ``nb.runs()``).
 
     def search(self, settings: Sequence[str | Setting], seeds: Optional[Sequence[int]] = None) -> list[dict]:
         """One search per (setting, seed) from the run store (trained when missing, unless ``reuse_only``)."""
@@ -101,6 +111,8 @@ class Notebook:
 
     def save_figure(self, fig, name: str, caption: str, records: Optional[Sequence[dict]] = None,
                     **describe: Any) -> SavedPaths:
+        """``figures/<preset>/<name>.png`` and ``.pdf``, when the spec lists the figure."""
+        self.spec.check_output("figures", name)
         return self.outputs.save_figure(fig, name, caption, records, **describe)
 
     def save_claims(self, claims, order, records: Sequence[dict], speed: Optional[Mapping] = None,
@@ -110,15 +122,19 @@ class Notebook:
         and reason), the step benchmark and the sweep's time ratio beside it (``times``: per-run search
         times), the update-order check, the searches against their α-frozen ``controls``, and what was run
         (preset, data, device, n, wall time)."""
+        self.spec.check_output("reports", CLAIMS_REPORT)
         context = claims_context(records, self.preset)
         sweep = sweep_speed(times, records) if times is not None else None
         markdown = claims_report(claims, order, context, self.preset, speed, sweep, controls)
         data = {"context": context, "claims": claims.to_dict("records"), "speed_benchmark": speed,
                 "speed_sweep": sweep, "order": order.to_dict("records"),
                 "controls": [] if controls is None else controls.to_dict("records")}
-        return self.outputs.save_report("claims", markdown, data, "The paper's claims: measured effects, "
+        return self.outputs.save_report(CLAIMS_REPORT, markdown, data, "The paper's claims: measured effects, "
                                         "95 % intervals and verdicts", records)
 
     def save_table(self, frame, name: str, caption: str, records: Optional[Sequence[dict]] = None,
                    **options: Any) -> SavedPaths:
+        """``<name>.csv`` and its provenance (``tables/<name>`` with ``paper_table=True``), when the spec
+        lists the table."""
+        self.spec.check_output("tables", f"tables/{name}" if options.get("paper_table") else name)
         return self.outputs.save_table(frame, name, caption, records, **options)

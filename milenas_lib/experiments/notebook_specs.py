@@ -1,8 +1,9 @@
 """The kit's notebooks, one :class:`.spec.NotebookSpec` each (the design: :mod:`.spec`).
 
 A new notebook ``notebooks/NN_name.py`` (and its ``.ipynb``) needs one more
-entry in :data:`SPECS`: its own parameters, the runs it needs (built from
-:mod:`.needs`), and the figures and tables it writes.  A folder of one's own
+entry in :data:`SPECS`: its own parameters, the runs it needs (a declaration of
+:mod:`.needs`, which the notebook gets from ``nb.runs()``), and the figures and
+tables it writes (its ``nb.save_*`` calls may write no others).  A folder of one's own
 notebooks elsewhere may instead hold a ``notebook_specs.py`` defining
 ``SPECS`` (a sequence of specs); :func:`specs_for` reads it.
 """
@@ -14,7 +15,7 @@ from typing import Optional
 
 from ..paper import settings
 from ..registry import method_names
-from .needs import evaluation, gradient_search, searches
+from .needs import Evaluation, GradientSearch, Searches
 from .params import (DTYPE_NAMES, SWEEP_EPSILONS, ParameterError, preset_named, resolve_choice, resolve_flag,
                      resolve_floats, resolve_folder, resolve_names, resolve_number, resolve_settings, resolve_train_overrides,
                      smoothing_window, trajectory_points)
@@ -42,7 +43,7 @@ def _imagenet_note(nb: NotebookParameters) -> Optional[str]:
 SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
     NotebookSpec(
         "01_search_walkthrough", (LAM,),
-        runs=lambda nb, _: searches(nb, [settings.milenas_setting(nb.lam)], nb.seeds[:1]),
+        runs=Searches(lambda nb: [settings.milenas_setting(nb.lam)], first_seed_only=True),
         figures=("walkthrough_alpha_heatmaps", "walkthrough_op_weights", "fig4_cells_searched",
                  "fig4_cells_paper_2_34", "fig4_cells_paper_2_50"),
         tables=("walkthrough_epochs", "fig4_genotypes")),
@@ -51,27 +52,27 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
         (Parameter("smooth_window", None,
                    lambda v, preset: smoothing_window(preset, resolve_number(v, "smooth_window", int, 1, True)),
                    "moving average (epochs) of panel (a); None: the preset's (5 for paper, 1 otherwise)"),),
-        runs=lambda nb, _: searches(nb, settings.FIG2_SETTINGS),
+        runs=Searches(settings.FIG2_SETTINGS),
         figures=("fig2_train_val_gap",),
         tables=("fig2_train_val_gap", "fig2_final_epoch", "fig2_epochs", "fig2_claims")),
     NotebookSpec(
         "03_search_val_accuracy",
-        runs=lambda nb, _: searches(nb, settings.FIG3_SETTINGS),
+        runs=Searches(settings.FIG3_SETTINGS),
         figures=("fig3a_search_val_accuracy", "fig3b_search_time"),
         tables=("fig3a_search_val_accuracy", "fig3a_final_epoch", "fig3b_search_time", "fig3_claims")),
     NotebookSpec(
         "04_gdas_vs_milenas",
-        runs=lambda nb, _: searches(nb, settings.FIG5_SETTINGS),
+        runs=Searches(settings.FIG5_SETTINGS),
         figures=("fig5_gdas_vs_milenas_gumbel",),
         tables=("fig5_search_val_accuracy", "fig5_final_epoch", "fig5_claims")),
     NotebookSpec(
         "05_model_size",
-        runs=lambda nb, _: searches(nb, settings.FIG3_SETTINGS),
+        runs=Searches(settings.FIG3_SETTINGS),
         figures=("fig6_model_size",),
         tables=("fig6_best_per_param_range", "fig6_best_per_conv_bucket")),
     NotebookSpec(
         "06_cifar10_evaluation", (TRAIN_OVERRIDES, GENOTYPES, INCLUDE_SEARCHED),
-        runs=evaluation("cifar10"),
+        runs=Evaluation("cifar10"),
         figures=("table1_cifar10",),
         tables=("tables/table1_cifar10", "table1_training_curves")),
     NotebookSpec(
@@ -79,7 +80,7 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
         (Parameter("imagenet_root", None, lambda v, preset: resolve_folder(v, "imagenet_root"),
                    "ImageFolder tree of ImageNet; None: the paper preset trains nothing, smoke a CIFAR-10 stand-in"),
          TRAIN_OVERRIDES, GENOTYPES, INCLUDE_SEARCHED),
-        runs=evaluation("imagenet"), note=_imagenet_note,
+        runs=Evaluation("imagenet"), note=_imagenet_note,
         figures=("table2_imagenet",),
         tables=("tables/table2_imagenet",)),
     NotebookSpec(
@@ -96,14 +97,14 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
                    "precision of the measurements along the trajectory"),
          Parameter("sweep_epsilons", None, lambda v, preset: resolve_floats(v, "sweep_epsilons") or SWEEP_EPSILONS,
                    "ε values of panel (c); None: 1e-1, ..., 1e-10")),
-        runs=gradient_search, run_first=True,
+        runs=GradientSearch(), run_first=True,
         figures=("gradient_error",),
         tables=("gradient_error_trajectory", "gradient_error_epsilon_sweep")),
     NotebookSpec(
         "09_teaching_walkthrough",
         (Parameter("methods", ["single_level", "milenas_lam1", "darts_2nd"],
                    lambda v, preset: resolve_settings(v, "methods"), "the formulations searched in section 4"),),
-        runs=lambda nb, _: searches(nb, nb.methods),
+        runs=Searches(lambda nb: nb.methods),
         figures=("teaching_darts_v2_cells", "teaching_relaxation", "teaching_learning_curves",
                  "teaching_milenas_cells"),
         tables=("teaching_final_epoch",)),
@@ -118,7 +119,7 @@ SPECS: dict[str, NotebookSpec] = {spec.name: spec for spec in (
                    lambda v, preset: preset_named(preset).claims_controls if v is None
                    else resolve_flag(v, "controls"),
                    "also run the controls with α frozen; None: on the long preset")),
-        runs=lambda nb, _: searches(nb, settings.claim_settings(nb.order_check, nb.controls)),
+        runs=Searches(lambda nb: settings.claim_settings(nb.order_check, nb.controls)),
         figures=("claims_forest",),
         tables=("claims", "claims_order"),
         reports=("claims",)),

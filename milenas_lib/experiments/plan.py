@@ -2,9 +2,8 @@
 
 A notebook's runs come from its spec (:mod:`.spec`, :mod:`.notebook_specs`):
 its parameters with their defaults, checked as the notebook's own first cell
-checks them, and ``spec.runs``: the same searches and trainings its cells ask
-``nb.search`` / ``nb.train`` / ``nb.gradient_error`` for, with the same
-run-store folders.  ``make reproduce`` trains the missing ones all at once
+checks them, and ``spec.runs.needs``: the same searches and trainings the
+notebook's ``nb.runs()`` reads back, with the same run-store folders.  ``make reproduce`` trains the missing ones all at once
 through :mod:`milenas_lib.executor` (:func:`run_notebooks_missing`) before the
 notebooks execute, so that these only read and draw.
 """
@@ -81,7 +80,7 @@ def make_plan(preset: str, notebooks: Optional[Sequence[str]] = None, *, seeds: 
     for name in sorted(names, key=lambda n: not specs[n].run_first):
         spec = specs[name]
         nb = notebook_parameters(spec, preset, seeds, parameters, output_root)
-        for need in spec.runs(nb, resolve_data):
+        for need in spec.runs.needs(nb, resolve_data):
             key = resolved(need.folder) if need.folder else need.description
             need = by_key.setdefault(key, need)  # the first notebook's run wins (the gradient search first)
             if name not in need.notebooks:

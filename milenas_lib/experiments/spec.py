@@ -8,9 +8,11 @@ know a notebook reads its spec and nothing else:
 * the notebook itself: ``nb = ex.open_notebook("02_train_val_gap", globals())``
   takes whatever its ``parameters`` cell (or papermill) set, checks every
   value with the spec's readers, and fills the rest with the spec's defaults;
+  ``nb.runs()`` then gives it the runs the spec declares (``spec.runs.fetch``),
+  and its ``nb.save_*`` calls may write only the outputs the spec lists;
 * ``python -m milenas_lib plan`` and ``make reproduce``'s pre-pass ask
-  ``spec.runs(parameters)`` for the runs, with the same folders the
-  notebook's ``nb.search`` / ``nb.train`` calls will read;
+  ``spec.runs.needs(parameters)`` for the same runs, with the same folders,
+  without running them;
 * ``make reproduce`` injects the parameters the spec declares and checks
   that the notebook wrote ``spec.figures`` and ``spec.tables``.
 
@@ -25,6 +27,7 @@ from typing import Any, Callable, Mapping, Optional
 from ..config import ConfigError, search_config
 from ..executor.runs import BACKENDS
 from ..names import DEVICES
+from ..records.errors import OneLine
 from .params import (PRESETS, ParameterError, check_device, literal, resolve_choice, resolve_flag, resolve_folder,
                      resolve_number, resolve_overrides, resolve_preset, resolve_seeds)
 
@@ -103,26 +106,55 @@ class NotebookParameters:
         return {key: value for key, value in self.values.items() if key not in common}
 
 
+class Runs:
+    """What a notebook runs, declared once in its spec (the kinds: :mod:`.needs`).
+
+    :meth:`needs` lists the runs for the plan and ``make reproduce``'s pre-pass without running
+    anything; :meth:`fetch` gives the notebook its results (``nb.runs()``), read back from the
+    same run-store folders or trained there.  This base declares no runs."""
+
+    def needs(self, nb: NotebookParameters, resolve_data: bool = False) -> list:
+        """The runs, as :class:`.needs.Need` items (``resolve_data``: the pre-pass may extract data to
+        know a folder; the plan only names it)."""
+        return []
+
+    def fetch(self, notebook: Any) -> Any:
+        """The results the notebook's later cells use, from the :class:`.notebook.Notebook` context."""
+        return []
+
+
+NO_RUNS = Runs()
+
+
+class UndeclaredOutput(OneLine, ValueError):
+    """A notebook saved a figure, table or report its spec does not list (``make reproduce``
+    checks, and the index shows, only what the spec lists)."""
+
+
 @dataclass(frozen=True)
 class NotebookSpec:
     """One notebook: its own parameters (besides :data:`COMMON_PARAMETERS`), the
     runs it needs as a function of its checked parameters, and what it writes.
 
-    ``runs(parameters, resolve_data)`` returns :class:`.needs.Need` items
-    (``resolve_data``: the pre-pass may extract data to know a folder; the
-    plan only names it).  ``figures`` are written as ``figures/<preset>/<name>.png``
+    ``runs`` is a :class:`Runs` declaration (:mod:`.needs`: ``Searches``, ``Evaluation``,
+    ``GradientSearch``).  ``figures`` are written as ``figures/<preset>/<name>.png``
     and ``.pdf``; ``tables`` as ``results/<preset>/<notebook>/<name>.csv``, or
     ``results/<preset>/tables/<name>.csv`` when given as ``tables/<name>``;
     ``reports`` as ``results/<preset>/<name>.md`` and ``.json``."""
 
     name: str
     parameters: tuple[Parameter, ...] = ()
-    runs: Callable[[NotebookParameters, bool], list] = field(default=lambda parameters, resolve_data: [], repr=False)
+    runs: Runs = field(default=NO_RUNS, repr=False)
     figures: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     reports: tuple[str, ...] = ()
     run_first: bool = False            # executed before the others (its run becomes the store's own)
     note: Optional[Callable[[NotebookParameters], Optional[str]]] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.runs, Runs):  # e.g. a function of an older spec: nb.runs() could not fetch it
+            raise TypeError(f"notebook {self.name}: runs must be a run declaration of milenas_lib.experiments.needs "
+                            f"(Searches, Evaluation, GradientSearch), got {self.runs!r}")
 
     @property
     def all_parameters(self) -> dict[str, Parameter]:
@@ -150,6 +182,14 @@ class NotebookSpec:
         files += [f"results/{preset}/{name}.csv" if "/" in name else f"results/{preset}/{self.name}/{name}.csv"
                   for name in self.tables]
         return files + [f"results/{preset}/{name}.{ext}" for name in self.reports for ext in ("md", "json")]
+
+    def check_output(self, kind: str, name: str) -> None:
+        """Refuse to write ``name`` (``tables/<name>`` for a paper table) unless this spec lists it among
+        its ``kind`` (``figures``, ``tables`` or ``reports``): one line naming the declared ones."""
+        declared = getattr(self, kind)
+        if name not in declared:
+            raise UndeclaredOutput(f"notebook {self.name} declares no {kind[:-1]} {name!r}; its {kind}: "
+                                   f"{', '.join(declared) or 'none'} (add it to the notebook's spec)")
 
     def missing_outputs(self, root: Path, preset: str = "smoke") -> list[str]:
         return [path for path in self.outputs(preset) if not (Path(root) / path).exists()]
