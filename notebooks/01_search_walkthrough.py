@@ -52,7 +52,7 @@ from milenas_lib import experiments as ex, explorers, plots, space
 nb = ex.open_notebook("01_search_walkthrough", globals())
 
 # %%
-record = nb.search([ex.milenas_setting(nb.lam)], seeds=nb.seeds[:1])[0]
+record = nb.runs()[0]
 detail = nb.detail([record])
 print(detail)
 

@@ -49,7 +49,7 @@ from milenas_lib import experiments as ex, explorers, plots
 nb = ex.open_notebook("02_train_val_gap", globals())
 
 # %%
-records = nb.search(ex.FIG2_SETTINGS)
+records = nb.runs()
 epochs = ex.records_frame(records)
 detail = nb.detail(records)
 print(detail)

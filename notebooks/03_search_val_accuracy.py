@@ -52,7 +52,7 @@ from milenas_lib import experiments as ex, explorers, plots
 nb = ex.open_notebook("03_search_val_accuracy", globals())
 
 # %%
-records = nb.search(ex.FIG3_SETTINGS)
+records = nb.runs()
 epochs = ex.records_frame(records)
 times = ex.search_time_frame(records)
 detail = nb.detail(records)

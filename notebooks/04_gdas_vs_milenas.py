@@ -44,7 +44,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("04_gdas_vs_milenas", globals())
 
 # %%
-records = nb.search(ex.FIG5_SETTINGS)
+records = nb.runs()
 epochs = ex.records_frame(records)
 detail = nb.detail(records)
 detail

@@ -53,7 +53,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("05_model_size", globals())
 
 # %%
-records = nb.search(ex.FIG3_SETTINGS)
+records = nb.runs()
 buckets = ex.bucket_frame(records)
 best_params = ex.best_per_bucket(buckets, "params")
 best_convs = ex.best_per_bucket(buckets, "convs", by=[])

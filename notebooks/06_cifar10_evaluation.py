@@ -54,11 +54,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("06_cifar10_evaluation", globals())
 
 # %%
-candidates = nb.evaluation_candidates(table=1)
-candidates
-
-# %%
-records = nb.train(candidates, "cifar10")
+records = nb.runs()
 detail = nb.detail(records)
 detail
 

@@ -53,12 +53,11 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("07_imagenet_transfer", globals())
 
 # %%
-root, data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)
+data_note = ex.imagenet_root(nb.preset, nb.imagenet_root)[1]
 data_note
 
 # %%
-candidates = nb.evaluation_candidates(table=2)
-records = nb.train(candidates, "imagenet", data_root=root) if root else []
+records = nb.runs()
 detail = nb.detail(records) if records else f"preset {nb.preset} · {data_note}"
 detail
 

@@ -61,7 +61,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("08_gradient_error", globals())
 
 # %%
-measured = nb.gradient_error(nb.method, nb.lam, points=nb.points, dtype=nb.dtype, sweep_epsilons=nb.sweep_epsilons)
+measured = nb.runs()
 record = {**measured["record"], "setting": nb.method, "label": nb.method}
 detail = nb.detail([record]) + f" · one fixed batch of {record['config']['batch_size']}, {nb.dtype}"
 detail

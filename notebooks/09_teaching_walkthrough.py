@@ -135,7 +135,7 @@ plots.show_table(lab.history(), precision=4)
 # mechanics, not to reproduce the paper.
 
 # %%
-records = nb.search(nb.methods)
+records = nb.runs()
 epochs = ex.records_frame(records)
 detail = nb.detail(records)
 fig = plots.fig_learning_curves(ex.curves(epochs, ["train_acc", "val_acc"]), nb.methods, detail)

@@ -74,7 +74,7 @@ from milenas_lib import experiments as ex, plots
 nb = ex.open_notebook("10_claims", globals())
 
 # %%
-records = nb.search(ex.claim_settings(nb.order_check, nb.controls))
+records = nb.runs()
 times = ex.search_time_frame(records)
 finals = ex.final_values(ex.records_frame(records), times)
 speed = ex.load_speed_benchmark(nb.preset, nb.output_root)

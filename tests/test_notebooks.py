@@ -20,7 +20,9 @@ import pytest
 
 from milenas_lib import experiments as ex
 from milenas_lib import reproduce
+from milenas_lib.experiments.notebook import CLAIMS_REPORT
 from milenas_lib.experiments.notebook_specs import notebook_spec, specs_for
+from milenas_lib.experiments.spec import NO_RUNS
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = reproduce.notebook_paths(REPO / "notebooks")
@@ -99,13 +101,77 @@ def test_parameters_cell_sets_spec_parameters_to_their_defaults(path):
     assert {p.name for p in spec.parameters} <= set(assigned), "a notebook shows its own parameters"
 
 
-def test_every_notebook_has_a_spec_and_the_spec_every_output_it_had():
-    assert {p.stem for p in NOTEBOOKS} <= set(specs_for(REPO / "notebooks"))
-    spec = notebook_spec("06_cifar10_evaluation")
-    assert spec.outputs("paper") == ["figures/paper/table1_cifar10.png", "figures/paper/table1_cifar10.pdf",
-                                     "results/paper/tables/table1_cifar10.csv",
-                                     "results/paper/06_cifar10_evaluation/table1_training_curves.csv"]
-    assert notebook_spec("10_claims").outputs("medium")[-2:] == ["results/medium/claims.md", "results/medium/claims.json"]
+#: What the declarations of milenas_lib.experiments.needs fetch through: a notebook that calls one of
+#: these (``nb.search(...)``, ``ex.search_runs(...)``) restates its spec's runs instead of asking ``nb.runs()``.
+RUN_METHODS = {"search", "train", "gradient_error", "evaluation_candidates"}
+RUN_FUNCTIONS = {"search_runs", "train_runs", "gradient_error_trajectory", "run_missing"}
+#: Which of its spec's lists each ``nb.save_*`` call writes into.
+SAVES = {"save_figure": "figures", "save_table": "tables", "save_claims": "reports"}
+
+
+def _calls_on(cells: list, name: str) -> list[tuple[str, ast.Call]]:
+    """The calls ``<name>.<method>(...)`` in the cells' code, each with where it is ("cell 3, line 2")."""
+    return [(f"cell {index + 1}, line {node.lineno}", node) for index, cell in enumerate(cells)
+            for node in ast.walk(ast.parse(cell.source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == name]
+
+
+def _saved(where: str, call: ast.Call) -> str:
+    """The spec entry a ``nb.save_*`` call writes (``tables/<name>`` for a paper table), or why it cannot be read."""
+    if call.func.attr == "save_claims":
+        return CLAIMS_REPORT
+    keywords = {k.arg: k.value for k in call.keywords}
+    name = call.args[1] if len(call.args) > 1 else keywords.get("name")
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return f"<{where}: a name that is not a literal>"
+    paper_table = keywords.get("paper_table")
+    return f"tables/{name.value}" if isinstance(paper_table, ast.Constant) and paper_table.value else name.value
+
+
+def spec_problems(path: Path, spec) -> list[str]:
+    """How notebook ``path`` departs from its spec: runs restated instead of ``nb.runs()``, and outputs
+    saved that the spec does not declare, or declared and never saved."""
+    cells = _code_cells(path)
+    nb_calls, ex_calls = _calls_on(cells, "nb"), _calls_on(cells, "ex")
+    problems = [f"restates its spec's runs: nb.{c.func.attr}(...) in {where}; use nb.runs()"
+                for where, c in nb_calls if c.func.attr in RUN_METHODS]
+    problems += [f"restates its spec's runs: ex.{c.func.attr}(...) in {where}; use nb.runs()"
+                 for where, c in ex_calls if c.func.attr in RUN_FUNCTIONS]
+    asked = sum(c.func.attr == "runs" for _, c in nb_calls)
+    if asked != (0 if spec.runs is NO_RUNS else 1):
+        problems.append(f"asks nb.runs() {asked} times for the runs its spec declares")
+    for kind in SAVES.values():
+        saved = {_saved(where, c) for where, c in nb_calls if SAVES.get(c.func.attr) == kind}
+        declared = set(getattr(spec, kind))
+        problems += [f"saves {kind[:-1]} {name!r}, which its spec does not declare"
+                     for name in sorted(saved - declared)]
+        problems += [f"never saves {kind[:-1]} {name!r}, which its spec declares"
+                     for name in sorted(declared - saved)]
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_asks_its_spec_for_its_runs_and_saves_what_it_declares(path):
+    """Each notebook has a spec and states nothing of it again: its runs come from ``nb.runs()``,
+    and it saves exactly the figures, tables and reports the spec lists."""
+    assert path.stem in specs_for(REPO / "notebooks")
+    assert spec_problems(path, notebook_spec(path.stem)) == []
+
+
+def test_the_spec_check_notices_restated_runs_and_undeclared_outputs(tmp_path):
+    cells = ['preset = "smoke"',
+             'nb = ex.open_notebook("02_train_val_gap", globals())\nrecords = nb.search(ex.FIG2_SETTINGS)',
+             'nb.save_table(frame, "fig2_gap", "a table", records)\nnb.save_figure(fig, name, "a figure")']
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbformat.write(notebook, tmp_path / "02_train_val_gap.ipynb")
+    problems = spec_problems(tmp_path / "02_train_val_gap.ipynb", notebook_spec("02_train_val_gap"))
+    assert problems[:3] == ["restates its spec's runs: nb.search(...) in cell 2, line 2; use nb.runs()",
+                            "asks nb.runs() 0 times for the runs its spec declares",
+                            "saves figure '<cell 3, line 2: a name that is not a literal>', which its spec does "
+                            "not declare"]
+    assert "saves table 'fig2_gap', which its spec does not declare" in problems
+    assert "never saves table 'fig2_claims', which its spec declares" in problems
 
 
 # ---------------------------------------------------------------------------
