@@ -49,7 +49,7 @@ def test_table_rows_select_one_source_and_drop_its_empty_columns(table2, source,
 
 
 def test_table_rows_refuse_an_unknown_source():
-    with pytest.raises(ValueError, match="source must be one of ours, sizes, quoted"):
+    with pytest.raises(ValueError, match="unknown source 'mine'; valid sources are: ours, sizes, quoted"):
         tables.table_rows(tables.table1([]), "mine")
 
 

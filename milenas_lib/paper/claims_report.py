@@ -155,7 +155,7 @@ def _method_lines(margin: float) -> list[str]:
         f"({margin_text}): the spread of the difference between two bilevel runs that differ only in their "
         "seed. The paper gives no number for \"similar\".",
         "",
-        "Computed by `milenas_lib/experiments/claims.py` from the committed records; `notebooks/10_claims` "
+        "Computed by `milenas_lib/paper/claims.py` from the committed records; `notebooks/10_claims` "
         "regenerates this file.", ""]
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional
 import pandas as pd
 
 from ..config import protocol_settings, train_config
+from ..names import check_choice
 from ..networks import network_summary
 from ..space.genotype import GENOTYPES, Genotype
 from .labels import train_data_label
@@ -149,6 +150,5 @@ def table_rows(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     columns that are empty for that source left out."""
     select = {"ours": frame["source"] == "ours", "sizes": frame["source"] == "ours (size only)",
               "quoted": frame["source"].str.startswith("quoted")}
-    if source not in select:
-        raise ValueError(f"source must be one of {', '.join(select)}, got {source!r}")
+    check_choice(source, "source", tuple(select))
     return frame[select[source]].dropna(axis=1, how="all").reset_index(drop=True)
