@@ -16,7 +16,7 @@ from milenas_lib.records.float_path import exact_rerun_hint
 from milenas_lib.records.provenance import REPO_ROOT
 from milenas_lib.verify import compare_epochs, verify
 
-TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=None)
+TINY = dict(dataset="synthetic", epochs=2, batch_size=8, per_class=4)  # 5 steps an epoch
 
 
 @pytest.fixture(scope="module")
