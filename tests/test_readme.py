@@ -32,6 +32,7 @@ def test_a_quoted_output_is_what_its_command_prints_now(name):
     assert QUOTED[name] == generator.BLOCKS[name](), f"README block {name} drifted: python scripts/update_readme.py"
 
 
+@pytest.mark.slow  # a rerun or a collection: `make test`, not the edit loop
 def test_the_quoted_test_count_is_what_pytest_collects():
     quoted = int(re.search(r"\*\*(\d+) tests\*\*", QUOTED["test-count"]).group(1))
     assert quoted == generator.collected_tests(), "the test count drifted: python scripts/update_readme.py"

@@ -52,6 +52,7 @@ def test_epochs_yield_each_epoch_and_the_search_then_refuses_more_steps():
         search.step()
 
 
+@pytest.mark.slow  # a rerun or a collection: `make test`, not the edit loop
 def test_a_search_driven_by_hand_writes_the_record_run_search_writes(tmp_path):
     config = SearchConfig(method="milenas", **TINY)
     search = Search(config)

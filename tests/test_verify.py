@@ -26,11 +26,13 @@ def record_path(tmp_path_factory) -> Path:
     return folder / "record.json"
 
 
+@pytest.mark.slow  # a rerun or a collection: `make test`, not the edit loop
 def test_a_record_rerun_from_scratch_matches_every_number(record_path):
     result = verify(record_path)  # every epoch by default
     assert result.matches and result.compared > 500, result.summary()
 
 
+@pytest.mark.slow  # a rerun or a collection: `make test`, not the edit loop
 def test_one_edited_number_is_the_first_difference(record_path, tmp_path, capsys):
     record = json.loads(record_path.read_text())
     record["epochs"][1]["alphas"]["normal"][3][4] += 1e-7
