@@ -112,10 +112,9 @@ def fig_search_val_accuracy(curves: pd.DataFrame, keys: Sequence[str], detail: s
     if accuracy["mean"].min() < 20:  # short runs: show where guessing would be
         ax.axhline(10, color="0.4", linestyle=":", linewidth=1, label="chance (10 classes)")
     if switch_epoch is not None and "switch" in set(accuracy["setting"]):
-        ax.axvline(switch_epoch + 0.5, color=SETTINGS["switch"].color, linestyle=":", linewidth=1.2)
-        ax.annotate(f"switch to MiLeNAS\nafter epoch {switch_epoch}", (switch_epoch + 0.5, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points", va="top",
-                    fontsize=8.5, color=SETTINGS["switch"].color)
+        # Labelled in the legend, outside the axes: an annotation inside sits on the curves.
+        ax.axvline(switch_epoch + 0.5, color=SETTINGS["switch"].color, linestyle=":", linewidth=1.2,
+                   label=f"the switch to MiLeNAS, after epoch {switch_epoch}")
     ax.set_xlabel("search epoch")
     ax.set_ylabel("search-val accuracy (%, un-augmented)")
     if switch_epoch is not None and "switch" in set(accuracy["setting"]):
