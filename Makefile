@@ -25,9 +25,9 @@ test-fast: $(STAMP)
 
 # JupyterLab in headless Chromium (system package `chromium`): notebooks 01, 02, 09
 # and their explorers. SCREENSHOTS=docs also refreshes the explorer pictures in docs/;
-# EVIDENCE=results/runs draws them from the committed medium records.
+# EVIDENCE=results/runs draws them from the committed long records (EVIDENCE_PRESET=medium: those).
 test-browser: $(STAMP)
-	MILENAS_SCREENSHOTS=$(SCREENSHOTS) MILENAS_SCREENSHOT_RUNS=$(EVIDENCE) $(BIN)/python -m pytest -q -m browser tests/test_browser.py
+	MILENAS_SCREENSHOTS=$(SCREENSHOTS) MILENAS_SCREENSHOT_RUNS=$(EVIDENCE) MILENAS_SCREENSHOT_PRESET=$(EVIDENCE_PRESET) $(BIN)/python -m pytest -q -m browser tests/test_browser.py
 
 # First every notebook's missing runs at once (WORKERS=N at a time, default all
 # cores; WORKERS=1 one after another), then the notebooks (docs/SCALING.md).

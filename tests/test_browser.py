@@ -24,6 +24,7 @@ import pytest
 from browser_lab import CHROMIUM_ARGS, LabPage, LabServer, find_chromium
 from milenas_lib import experiments as ex
 from milenas_lib.explorers import METRICS
+from milenas_lib.presets import PRESETS
 
 pytestmark = pytest.mark.browser
 
@@ -34,10 +35,22 @@ NOTEBOOKS = {"01_search_walkthrough": ["milenas_lam1"], "02_train_val_gap": ex.F
              "09_teaching_walkthrough": ["single_level", "milenas_lam1", "darts_2nd"]}
 SCREENSHOTS = {"alpha": "explorer_alpha.png", "methods": "explorer_methods.png", "live": "explorer_live.png"}
 #: ``MILENAS_SCREENSHOT_RUNS=results/runs`` (``make test-browser SCREENSHOTS=docs EVIDENCE=results/runs``):
-#: the notebooks read that store's committed ``medium`` records (3 seeds, 8 epochs) instead of the tiny
-#: store, so the explorer pictures in docs/ show a real search's α moving.
+#: the notebooks read that store's committed records of ``MILENAS_SCREENSHOT_PRESET`` (default ``long``:
+#: 16 epochs, every seed the notebooks' settings all have) instead of the tiny store, so the explorer
+#: pictures in docs/ show a real search's α moving.
 EVIDENCE = os.environ.get("MILENAS_SCREENSHOT_RUNS")
-EPOCHS = 8 if EVIDENCE else 2
+EVIDENCE_PRESET = os.environ.get("MILENAS_SCREENSHOT_PRESET") or "long"
+EPOCHS = PRESETS[EVIDENCE_PRESET].search["epochs"] if EVIDENCE else 2
+
+
+def _evidence_seeds(store: Path) -> list[int]:
+    """The seeds for which every setting of the three notebooks has a record in ``store``."""
+    settings = {key for keys in NOTEBOOKS.values() for key in keys}
+    seeds = [{int(path.parent.name.split("-")[0].removeprefix("seed")) for path in (store / key).glob("*/record.json")}
+             for key in settings]
+    common = sorted(set.intersection(*seeds))
+    assert common, f"{store}: no seed has a record of every one of {sorted(settings)}"
+    return common
 RUN_TIMEOUT_S = 420
 
 
@@ -50,10 +63,10 @@ def lab(tmp_path_factory):
     store, notebooks = root / "store", root / "notebooks"
     notebooks.mkdir()
     if EVIDENCE:
-        shutil.copytree(Path(EVIDENCE) / "medium", store / "results" / "runs" / "medium",
-                        ignore=shutil.ignore_patterns("checkpoint*", ".lock"))
-        values = {"preset": "medium", "seeds": [0, 1, 2], "device": "cpu", "output_root": str(store),
-                  "reuse_only": True}
+        evidence = store / "results" / "runs" / EVIDENCE_PRESET
+        shutil.copytree(Path(EVIDENCE) / EVIDENCE_PRESET, evidence, ignore=shutil.ignore_patterns("checkpoint*", ".lock"))
+        values = {"preset": EVIDENCE_PRESET, "seeds": _evidence_seeds(evidence), "device": "cpu",
+                  "output_root": str(store), "reuse_only": True}
     else:
         settings = list(dict.fromkeys(key for keys in NOTEBOOKS.values() for key in keys))
         ex.search_runs(settings, [0], "smoke", output_root=store, overrides=TINY_SEARCH, device="cpu", verbose=False,
