@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml requirements/pinned.txt
 	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt -e '.[test]'
 	touch $(STAMP)
 
+# Test files spread over TEST_WORKERS processes (pytest-xdist; default: one per core, at most 4;
+# TEST_WORKERS=0: one process); a file's tests stay in one process, its fixtures made once.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The edit loop: everything but the notebook executions and the browser tests.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "not slow and not browser"
 
 # JupyterLab in headless Chromium (system package `chromium`): notebooks 01, 02, 09
 # and their explorers. SCREENSHOTS=docs also refreshes the explorer pictures in docs/;

@@ -332,8 +332,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """``reproduce`` with its parsed flags (``args.command_line``: the command that resumes it).
     An expected failure is one line and status 1 (a notebook) or 2; Ctrl-C and SIGTERM keep what
-    is finished and print the command that resumes."""
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a scheduler's stop: the same clean end as Ctrl-C
+    is finished and print the command that resumes.  The SIGTERM handler is this call's only:
+    the caller's is back on return."""
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a scheduler's stop: the same end as Ctrl-C
+    try:
+        return _reported(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _reported(args: argparse.Namespace) -> int:
+    """The run, each expected failure turned into one line and its exit status."""
     parameters = dict(args.param)
     try:
         if args.download:

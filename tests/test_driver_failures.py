@@ -181,7 +181,9 @@ def test_ctrl_c_says_what_was_saved_and_the_command_that_resumes(tmp_path, monke
         raise KeyboardInterrupt
 
     monkeypatch.setattr(reproduce, "run", stopped)
+    before = signal.getsignal(signal.SIGTERM)
     assert reproduce.main(["--only", "01", "--output-root", str(tmp_path)]) == 130
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "run the same command to resume: python -m milenas_lib.reproduce --only 01 --output-root" in err
