@@ -302,11 +302,13 @@ def test_plan_lists_each_needed_run_once_with_its_status_and_cost(tmp_path, monk
     single = next(n for n in searches if "single_level" in n.description)
     single.folder.mkdir(parents=True)
     (single.folder / "record.json").write_text(json.dumps(seal({
-        "completed": True, "epochs": [0, 1, 2], "identity": run_identity(single.config, "synthetic")})))
+        "completed": True, "epochs": [0, 1, 2], "identity": run_identity(single.config, "synthetic"),
+        "time_s": 3 * single.seconds})))
     plan = make_plan("smoke", ["02", "06"], **options)
     assert sum(n.status == "stored" for n in plan.needs) == 1
     text = format_plan(plan, workers=2)
     assert "docs/PERFORMANCE.md" in text and f"total: {len(plan.needs)} runs, 1 in the store" in text
+    assert "(3.00x)" in text and "the 1 stored runs" in text and "took" in text  # what it took beside the estimate
     assert "wall clock" in text and "2 worker(s)" in text
 
     # A calibration file written by `bench` replaces the documented figures.

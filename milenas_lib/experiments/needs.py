@@ -38,6 +38,7 @@ class Need:
     searched_cell: bool = False    # a training of the cell its searches chose
     steps: int = 0
     seconds: float = 0.0
+    measured_s: Optional[float] = None  # a stored run: the wall clock its record says it took (``time_s``)
 
 
 def searches(nb: NotebookParameters, settings: Sequence[str | Setting],

@@ -105,6 +105,8 @@ def _set_status(need: Need) -> list[str]:
     (records/trust.py); returns a line for each run that is not as it should be."""
     state = examine(need.folder)
     need.status = f"partial {state.epochs}/{need.config.epochs}" if state.status == PARTIAL else state.status
+    if state.status == STORED and isinstance(state.record.get("time_s"), (int, float)):
+        need.measured_s = float(state.record["time_s"])
     return [state.line] if state.reason and state.status != STORED else []
 
 
@@ -118,11 +120,13 @@ def format_plan(plan: Plan, workers: Optional[int] = None, per_gpu: Optional[int
     store = plan.store.relative_to(Path.cwd()) if plan.store.is_relative_to(Path.cwd()) else plan.store
     lines = [f"plan: preset {plan.preset}, run store {store}",
              f"per-step seconds from: {plan.times.source}", "",
-             f"{'notebooks':20s} {'run':50s} {'status':23s} {'steps':>10s} {unit:>9s}"]
+             f"{'notebooks':20s} {'run':50s} {'status':23s} {'steps':>10s} {unit:>9s} {'took':>9s}"]
     for need in plan.needs:
         numbers = ",".join(sorted(n[:2] for n in need.notebooks))
+        took = "" if need.measured_s is None else f"{_hours(need.measured_s)} ({need.measured_s / need.seconds:.2f}x)"
         lines.append(f"{numbers:20s} {need.description[:50]:50s} {need.status:23s} {need.steps:10,d} "
-                     f"{_hours(need.seconds):>9s}")
+                     f"{_hours(need.seconds):>9s} {took}")
+    lines += _measured_line(plan.needs, unit)
     todo = plan.missing
     total = sum(n.seconds for n in todo)
     lines += ["", f"total: {len(plan.needs)} runs, {len(plan.needs) - len(todo)} in the store, {len(todo)} to run: "
@@ -131,6 +135,18 @@ def format_plan(plan: Plan, workers: Optional[int] = None, per_gpu: Optional[int
     lines.append(f"wall clock: about {_hours(wall)} h with {how}" + (
         "" if workers or per_gpu else "; --workers N / --per-gpu K for another layout"))
     return "\n".join(lines + [f"note: {note}" for note in plan.notes])
+
+
+def _measured_line(needs: Sequence[Need], unit: str) -> list[str]:
+    """The stored runs' estimate beside what their records say they took (each run's wall clock,
+    so a busy machine shows as a ratio above 1)."""
+    timed = [n for n in needs if n.measured_s is not None and n.seconds > 0]
+    if not timed:
+        return []
+    estimate, measured = sum(n.seconds for n in timed), sum(n.measured_s for n in timed)
+    return ["", f"the {len(timed)} stored runs: estimated {_hours(estimate)} {unit}, their records took "
+                f"{_hours(measured)} {unit} ({measured / estimate:.2f}x the estimate; each record's time_s, the "
+                "run's wall clock: load on the machine that ran it shows here)"]
 
 
 def run_notebooks_missing(preset: str, notebooks: Optional[Sequence[str]] = None, *, parameters: Optional[dict] = None,
