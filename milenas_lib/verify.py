@@ -42,7 +42,7 @@ from .records.io import read_json
 
 #: Fields that measure the machine or the wall clock, not the result.
 NOT_COMPARED = frozenset({"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "time_s", "train_s", "epoch_s",
-                          "epoch_time_s", "throughput_img_s"})
+                          "epoch_time_s", "throughput_img_s", "load_1min"})
 #: Run-level fields the figures and tables draw (compared when every epoch is rerun).
 DRAWN = ("genotype", "buckets", "params", "supernet_weights", "fingerprint", "final_test_top1", "final_test_top5",
          "final_test_loss", "params_with_aux", "mult_adds")

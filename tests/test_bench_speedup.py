@@ -37,3 +37,8 @@ def test_the_sweep_ratio_is_paired_by_seed_and_says_it_includes_evaluation():
     assert sweep["ratio"] == pytest.approx(math.exp((math.log(2) + math.log(3) + math.log(2)) / 3))
     assert [p["value"] for p in sweep["per_seed"]] == pytest.approx([2, 3, 2])
     assert "includes evaluation; machine load 1.0" in sweep["note"]
+    assert "the records hold no load average" in sweep["note"] and sweep["mean_load_1min"] is None
+    # Records whose epochs carry the machine's load average say it (epochs without one are left out).
+    records[0]["epochs"] = [{"load_1min": 2.0}, {"load_1min": 3.0}, {"val_acc": 0.5}]
+    sweep = sweep_speed(times, records)
+    assert sweep["mean_load_1min"] == pytest.approx(2.5) and "load average 2.5 over their epochs" in sweep["note"]

@@ -24,7 +24,7 @@ TINY = dict(dataset="synthetic", C=4, layers=3, batch_size=8, per_class=2, epoch
 SWEEP = [("milenas", 0), ("milenas", 1), ("darts_1st", 0), ("single_level", 0)]
 PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
               "platform", "created", "time_s", "gpu_hours", "resumed", "digest"}
-TIMING = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib"}
+TIMING = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "load_1min"}
 
 
 def sweep_runs(root: Path) -> list[Run]:

@@ -243,7 +243,7 @@ def test_reproduce_trains_exactly_the_planned_runs(reproduced):
 
 
 PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
-              "platform", "created", "gpu_hours", "resumed", "peak_mem_mib", "digest"}
+              "platform", "created", "gpu_hours", "resumed", "peak_mem_mib", "load_1min", "digest"}
 
 
 def _comparable(value, root: Path):

@@ -39,7 +39,7 @@ TRAIN = ["train", "--genotype", "DARTS_V2", "--dataset", "synthetic", "--epochs"
 NO_MID_EPOCH = ["--set", "checkpoint_every_steps=null", "--set", "checkpoint_every_minutes=null"]
 PROVENANCE = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
               "platform", "created", "time_s", "gpu_hours", "resumed", "digest"}
-TIMING = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "epoch_time_s", "train_s", "throughput_img_s"}
+TIMING = {"alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "epoch_time_s", "train_s", "throughput_img_s", "load_1min"}
 
 
 def read_record(out: Path) -> dict:

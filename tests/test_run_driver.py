@@ -31,7 +31,7 @@ from milenas_lib.records.run_dir import NonFiniteError, RunDir, RunInterrupted
 #: What differs between two runs of one loop: when and where it ran, how long it took, how often it resumed.
 VARYING = {"git_commit", "milenas_lib", "python", "torch", "torchvision", "numpy", "device", "device_name",
            "platform", "created", "time_s", "gpu_hours", "resumed", "digest", "alpha_step_s", "w_step_s", "eval_s",
-           "peak_mem_mib", "epoch_time_s", "train_s", "throughput_img_s"}
+           "peak_mem_mib", "epoch_time_s", "train_s", "throughput_img_s", "load_1min"}
 
 
 @dataclass(frozen=True)

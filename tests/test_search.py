@@ -16,7 +16,7 @@ from milenas_lib.records.io import load_checkpoint
 TINY = dict(dataset="synthetic", C=4, layers=3, batch_size=8, per_class=4, epochs=2, num_threads=1)
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "gap", "alphas", "softmax", "genotype",
               "convs", "params", "skip_connects", "entropy", "w_lr", "alpha_lr", "alpha_step_s", "w_step_s",
-              "eval_s", "peak_mem_mib"}
+              "eval_s", "peak_mem_mib", "load_1min"}
 
 
 @pytest.mark.slow
@@ -31,6 +31,7 @@ def test_search_writes_a_complete_record(tmp_path, method):
     assert len(record["epochs"]) == 2
     for epoch in record["epochs"]:
         assert EPOCH_KEYS <= set(epoch), EPOCH_KEYS - set(epoch)
+        assert epoch["load_1min"] >= 0  # how busy the machine was (Linux has a load average)
         assert epoch["gap"] == pytest.approx(epoch["train_acc"] - epoch["val_acc"])
         assert torch.tensor(epoch["softmax"]["normal"]).sum(-1).allclose(torch.ones(14))
     assert ("tau" in record["epochs"][-1]) == (method == "gdas")

@@ -16,7 +16,7 @@ from milenas_lib.loops.searcher import EpochEvent, Search, SearchFinished, StepE
 
 TINY = dict(dataset="synthetic", C=4, layers=3, batch_size=8, per_class=4, epochs=2, num_threads=1, device="cpu")
 #: What differs between two runs of one search: wall-clock timings and when/where it ran.
-TIMING = {"time_s", "gpu_hours", "alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "created", "resumed"}
+TIMING = {"time_s", "gpu_hours", "alpha_step_s", "w_step_s", "eval_s", "peak_mem_mib", "created", "resumed", "load_1min"}
 
 
 def without_timings(value):

@@ -32,7 +32,7 @@ from ..config import ConfigError, SearchConfig
 from ..data import DataSizeError, dataset_images, make_search_data
 from ..networks import cifar_params
 from ..records.identity import run_identity
-from ..records.provenance import peak_memory_mib, provenance, resolve_device
+from ..records.provenance import load_1min, peak_memory_mib, provenance, resolve_device
 from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
 from ..space.genotype import Genotype
 from ..space.supernet import Supernet
@@ -244,7 +244,7 @@ class Search:
         params = cifar_params(genotype)
         entry = epoch_entry(self.epoch, running, val, self.model, genotype, params, {
             **lrs, **self.rule.describe(), "alpha_step_s": running.alpha_s, "w_step_s": running.w_s,
-            "eval_s": eval_s, "peak_mem_mib": peak_memory_mib(self.device)})
+            "eval_s": eval_s, "peak_mem_mib": peak_memory_mib(self.device), "load_1min": load_1min()})
         self.account_time()
         close_epoch(self.record, entry, genotype, params, self.config.epochs, self.device)
         self.epoch, self.batch, self.running, self._batches = self.epoch + 1, 0, RunningSums(), None

@@ -36,7 +36,7 @@ from ..config import ConfigError, TrainConfig
 from ..data import derive_seed
 from ..networks import CellNetwork, NetworkCIFAR, NetworkImageNet, count_mult_adds, count_params
 from ..records.identity import RECORD_FORMAT, run_identity
-from ..records.provenance import peak_memory_mib, provenance
+from ..records.provenance import load_1min, peak_memory_mib, provenance
 from ..records.run_dir import RunDir
 from ..records.state import all_finite, is_deterministic, restore_rng, rng_state
 from ..space.genotype import Genotype, resolve_genotype
@@ -325,7 +325,7 @@ class Training:
             "test_loss": test_loss / count, "test_top1": top1 / count, "test_top5": topk / count,
             "lr": lr, "drop_path_prob": self.model.drop_path_prob,
             "epoch_time_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
-            "throughput_img_s": seen / train_s, "peak_mem_mib": peak_memory_mib(device),
+            "throughput_img_s": seen / train_s, "peak_mem_mib": peak_memory_mib(device), "load_1min": load_1min(),
         }
         record["epochs"].append(entry)
         record["time_s"] += train_s + eval_s

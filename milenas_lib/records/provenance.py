@@ -1,6 +1,7 @@
 """Where a result came from: code version, libraries, machine, data."""
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import subprocess
@@ -35,6 +36,15 @@ def peak_memory_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def load_1min() -> Optional[float]:
+    """The machine's 1-minute load average (runnable processes, this run's included), recorded
+    with each epoch so that its timings say how busy the machine was; None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # Windows
+        return None
 
 
 def device_description(device: torch.device) -> str:
