@@ -208,6 +208,8 @@ def test_every_claim_gets_a_row_and_the_report_has_a_claims_table_above_the_part
     assert set(claims.loc[claims["part"] != "4", "n"]) == {3}
     text = markdown_table(claims_table(claims, "medium"))
     assert text.count("\n") == len(CLAIMS) + 1 and "| 1a |" in text
+    claims.loc[claims["part"] == "4", ["p", "p_holm"]] = 0.0  # a tail too far out to compute is a bound
+    assert "| < 1e-6 (< 1e-6) |" in markdown_table(claims_table(claims, "medium"))
     report = claims_report(claims, pd.DataFrame(), {"what": "test"}, "medium")
     assert report.index("## Claims") < report.index("## Parts") and "last 3 epochs" in report
 

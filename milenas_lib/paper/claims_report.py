@@ -77,6 +77,12 @@ def claims_summary(claims: pd.DataFrame) -> pd.DataFrame:
                          "verdict": first["claim verdict"]})
 
 
+def _p_text(p: float) -> str:
+    """A p-value as the table prints it: below 1e-6 as a bound (the t distribution's tail is not
+    computed that far: a p of 0 would read as certainty)."""
+    return "< 1e-6" if p < 1e-6 else f"{p:.3g}"
+
+
 def claims_table(claims: pd.DataFrame, preset: str) -> pd.DataFrame:
     """The parts table: measured comparison, mean [raw 95 % CI], mean [Holm-adjusted CI], std, n, per-seed
     values, p-values, preset and the verdict with its reason."""
@@ -88,8 +94,8 @@ def claims_table(claims: pd.DataFrame, preset: str) -> pd.DataFrame:
         "mean [Holm CI]": claims.apply(lambda r: _effect_text(r, "ci_low_holm", "ci_high_holm"), axis=1),
         "std": claims["std"].map(lambda v: f"{v:.2f}" if math.isfinite(v) else "n/a"),
         "n": claims["n"], "per seed": claims.apply(seeds, axis=1),
-        "p (Holm)": claims.apply(lambda r: f"{r['p']:.3g} ({r['p_holm']:.3g})" if math.isfinite(r["p_holm"])
-                                 else (f"{r['p']:.3g}" if math.isfinite(r["p"]) else "n/a"), axis=1),
+        "p (Holm)": claims.apply(lambda r: f"{_p_text(r['p'])} ({_p_text(r['p_holm'])})" if math.isfinite(r["p_holm"])
+                                 else (_p_text(r["p"]) if math.isfinite(r["p"]) else "n/a"), axis=1),
         "preset": preset, "verdict": claims.apply(verdict_text, axis=1),
     })
 
