@@ -10,7 +10,7 @@ with its regenerated copy:
 * tables (CSV) and reports (Markdown) byte for byte;
 * JSON (provenance, manifests, ``claims.json``) without the keys that say when and where
   it was made (``provenance``, ``created``, ``started``, ``git_commit``);
-* figures: PNG byte for byte, PDF without its creation date.
+* figures: PNG byte for byte, PDF without its creation date and its font subsets' random tags.
 
 A refactoring that changes no result passes; one that changes a number, a caption or a
 pixel names the file.  The index (``README.md``) and the executed copies hold run times
@@ -33,9 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 #: Keys whose values say when and on which machine a file was written, not what it holds.
-VOLATILE = {"provenance", "created", "started", "git_commit"}
-#: Files that record run times or executions, not results.
-LEFT_OUT = {"README.md", "speed_benchmark.json"}
+VOLATILE = {"provenance", "created", "started", "git_commit", "reuse_only"}
+#: Files that record run times, executions or a sweep's log and notes, not results.
+LEFT_OUT = {"README.md", "speed_benchmark.json", "SWEEP.md", "epochs_load.tsv"}
 
 
 def _without_volatile(value):
@@ -54,9 +54,16 @@ def same(committed: Path, regenerated: Path) -> bool:
         return _without_volatile(json.loads(committed.read_text())) == \
             _without_volatile(json.loads(regenerated.read_text()))
     if committed.suffix == ".pdf":
-        undated = [re.sub(rb"/CreationDate \(.*?\)", b"", p.read_bytes()) for p in (committed, regenerated)]
+        # Besides the date, the 6-letter tag of each embedded font subset ("/ABCDEF+DejaVuSans")
+        # changes from one process to the next; the glyphs and the page do not.
+        undated = [re.sub(rb"/[A-Z]{6}\+", b"/SUBSET+", re.sub(rb"/CreationDate \(.*?\)", b"", p.read_bytes()))
+                   for p in (committed, regenerated)]
         return undated[0] == undated[1]
     return False
+
+
+#: Parameters that say where and how a notebook ran, not what it computed.
+VENUE = {"reuse_only", "plan_only", "output_root", "workers", "backend", "address", "data_root"}
 
 
 def committed_files(preset: str) -> list[Path]:
@@ -76,9 +83,19 @@ def regenerate(preset: str, root: Path) -> None:
         shutil.copy2(benchmark, root / "results" / preset / benchmark.name)
     # The notebooks' kernels must import this checkout's milenas_lib, not an installed one.
     path = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
-    subprocess.run([sys.executable, "-m", "milenas_lib", "reproduce", "--preset", preset, "--only", *notebooks,
-                    "--param", "reuse_only=true", "--output-root", str(root)], cwd=REPO, check=True,
-                   env={**os.environ, "PYTHONPATH": path})
+    for notebook in notebooks:  # each with the parameters its manifest says it ran with
+        subprocess.run([sys.executable, "-m", "milenas_lib", "reproduce", "--preset", preset, "--only", notebook,
+                        *manifest_parameters(preset, notebook), "--param", "reuse_only=true",
+                        "--output-root", str(root)], cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": path})
+
+
+def manifest_parameters(preset: str, notebook: str) -> list[str]:
+    """``--param KEY=VALUE`` for each parameter the notebook's committed manifest records (the run
+    store's, the executor's and the output root's excepted: the rerun reads the copied records)."""
+    manifest = next((REPO / "results" / preset).glob(f"{notebook}*/manifest.json"))
+    parameters = json.loads(manifest.read_text()).get("parameters", {})
+    return [argument for key, value in parameters.items()
+            if key not in VENUE and value is not None for argument in ("--param", f"{key}={json.dumps(value)}")]
 
 
 def main(argv: list[str] | None = None) -> int:
