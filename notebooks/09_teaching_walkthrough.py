@@ -193,8 +193,8 @@ explorers.live_search(lam=1.0)
 # 1. Read the gap from `ex.records_frame(records)` at the last epoch (`gap`, in points), or from
 #    the explorer above. The paper's Fig. 2 predicts single-level largest and bilevel smallest.
 #    At CPU scale the differences are often smaller than the spread between seeds: the
-#    committed `medium` sweep (3 seeds) finds the ordering *not resolved at this scale*
-#    (`results/medium/claims.md`, claim 1), so a single short run may show any order.
+#    committed `long` sweep (4 seeds) resolves none of the ordering's parts, and single-level's
+#    α barely moves (`results/long/claims.md`, claim 1), so a single short run may show any order.
 # 2. With `methods` extended, the same frame gives one gap per setting; by the paper, λ = 0.1
 #    lies near single-level (the training loss dominates α) and λ = 999 near bilevel. Check
 #    whether your runs order them so, and whether the differences exceed the seed-to-seed spread.
@@ -212,15 +212,15 @@ explorers.live_search(lam=1.0)
 # %% [markdown]
 # ## 7. Teaching from the committed records
 #
-# No time to search in class? The kit commits the `medium` sweep's records
-# (`results/runs/medium/`, three seeds of every setting), and this notebook draws from them
+# No time to search in class? The kit commits the `long` sweep's records
+# (`results/runs/long/`, four seeds of every setting), and this notebook draws from them
 # without training:
 #
 # ```bash
-# papermill notebooks/09_teaching_walkthrough.ipynb out.ipynb -p preset medium -p reuse_only True
+# papermill notebooks/09_teaching_walkthrough.ipynb out.ipynb -p preset long -p reuse_only True
 # ```
 #
-# or set `preset = "medium"` and `reuse_only = True` in the parameters cell. Sections 1-3 and 5
-# do not depend on the preset; section 4 then shows the medium searches (16 px CIFAR-10, 8
-# epochs). **How to read the figures:** every curve is a mean over seeds with a ± std band,
+# or set `preset = "long"` and `reuse_only = True` in the parameters cell. Sections 1-3 and 5
+# do not depend on the preset; section 4 then shows the long searches (16 px CIFAR-10, 16
+# epochs, where α visibly moves for λ = 1 and bilevel but not for single-level). **How to read the figures:** every curve is a mean over seeds with a ± std band,
 # accuracies in %, the gap in points. **What to try:** the exercises above, on these records.
