@@ -78,8 +78,8 @@ def claims_summary(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def _p_text(p: float) -> str:
-    """A p-value as the table prints it: below 1e-6 as a bound (the t distribution's tail is not
-    computed that far: a p of 0 would read as certainty)."""
+    """A p-value as the table prints it: below 1e-6 as a bound (digits beyond say nothing a reader
+    can use, and a tail that underflows to 0 would read as certainty)."""
     return "< 1e-6" if p < 1e-6 else f"{p:.3g}"
 
 
