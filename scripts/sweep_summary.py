@@ -17,38 +17,33 @@ import statistics
 import sys
 
 import numpy as np
+import pandas as pd
 
 from milenas_lib.experiments.store import load_records
-from milenas_lib.paper.claims import LAST_EPOCHS
+from milenas_lib.paper.claims import LAST_EPOCHS, final_values
+from milenas_lib.paper.frames import last_epochs_mean, records_frame
 from milenas_lib.paper.settings import claim_settings
 
-OPS = 8
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def entropy_fall(alphas: dict, without_none: bool = False) -> float:
-    """Percent fall of the mean entropy of softmax(α) over both cells' edges from its uniform value."""
+    """Percent fall of the mean entropy of softmax(α) over both cells' edges from its uniform value
+    (the gate's fall is notebook 10's, from the recorded entropy; this one can leave *none* out)."""
     logits = np.concatenate([np.asarray(alphas[cell], dtype=float) for cell in ("normal", "reduce")])
     if without_none:
         logits = logits[:, 1:]
-    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-    weights /= weights.sum(axis=1, keepdims=True)
+    weights = _softmax(logits)
     entropy = float(-(weights * np.log(weights)).sum(axis=1).mean())
     return 100 * (1 - entropy / math.log(logits.shape[1]))
 
 
 def none_weight(alphas: dict) -> float:
-    logits = np.asarray(alphas["normal"], dtype=float)
-    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return float((weights[:, 0] / weights.sum(axis=1)).mean())
-
-
-def run_values(record: dict) -> dict[str, float]:
-    last = record["epochs"][-LAST_EPOCHS:]
-    alphas = record["epochs"][-1]["alphas"]
-    train, val = (100 * statistics.mean(e[key] for e in last) for key in ("train_acc", "val_acc"))
-    return {"train": train, "val": val, "gap": train - val, "fall": entropy_fall(alphas),
-            "fall7": entropy_fall(alphas, without_none=True), "none": none_weight(alphas),
-            "time": record["time_s"]}
+    """*none*'s mean softmax weight over the normal cell's edges."""
+    return float(_softmax(np.asarray(alphas["normal"], dtype=float))[:, 0].mean())
 
 
 def cell(values: list[float], digits: int = 1) -> str:
@@ -57,24 +52,34 @@ def cell(values: list[float], digits: int = 1) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def run_table(records: list[dict]) -> pd.DataFrame:
+    """One row per run: notebook 10's last-epochs means and gate values, train accuracy likewise,
+    and the α measures that leave *none* out, from the last epoch's α."""
+    frame = records_frame(records)
+    runs = final_values(frame).merge(last_epochs_mean(frame, ["train_acc"], LAST_EPOCHS), on=["setting", "seed"])
+    extra = [{"setting": r["setting"], "seed": r["seed"], "label": r["label"], "time_s": r["time_s"],
+              "fall7": entropy_fall(r["epochs"][-1]["alphas"], without_none=True),
+              "none": none_weight(r["epochs"][-1]["alphas"])} for r in records]
+    return runs.merge(pd.DataFrame(extra), on=["setting", "seed"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="long")
     args = parser.parse_args(argv)
-    by_setting: dict[str, list[dict]] = {}
-    labels: dict[str, str] = {}
-    for record in load_records(args.preset):
-        by_setting.setdefault(record["setting"], []).append(run_values(record))
-        labels[record["setting"]] = record["label"]
+    runs = run_table(load_records(args.preset))
     print("| setting | n | train acc (%) | search-val acc (%) | gap (pp) | α entropy fall (%) "
           "| fall without *none* (%) | *none*'s weight, normal cell | wall clock per run (s) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     order = claim_settings(order_check=False, controls=True)  # the claims' order, then any other setting
-    for setting, runs in sorted(by_setting.items(), key=lambda item: (item[0] not in order, order.index(item[0]) if item[0] in order else 0, item[0])):
-        column = {key: [run[key] for run in runs] for key in runs[0]}
-        print(f"| {labels[setting]} | {len(runs)} | {cell(column['train'])} | {cell(column['val'])} "
-              f"| {cell(column['gap'])} | {cell(column['fall'])} | {cell(column['fall7'])} "
-              f"| {cell(column['none'], 2)} | {min(column['time']):,.0f}-{max(column['time']):,.0f} |")
+    rank = {key: index for index, key in enumerate(order)}
+    for setting in sorted(set(runs["setting"]), key=lambda key: (rank.get(key, len(order)), key)):
+        rows = runs[runs["setting"] == setting]
+        column = {key: list(rows[key]) for key in rows}
+        print(f"| {column['label'][0]} | {len(rows)} | {cell(column['train_acc'])} | {cell(column['val_acc'])} "
+              f"| {cell(column['gap'])} | {cell([100 * f for f in column['entropy_fall']])} "
+              f"| {cell(column['fall7'])} | {cell(column['none'], 2)} "
+              f"| {min(column['time_s']):,.0f}-{max(column['time_s']):,.0f} |")
     return 0
 
 

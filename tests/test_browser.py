@@ -51,6 +51,8 @@ def _evidence_seeds(store: Path) -> list[int]:
     common = sorted(set.intersection(*seeds))
     assert common, f"{store}: no seed has a record of every one of {sorted(settings)}"
     return common
+
+
 RUN_TIMEOUT_S = 420
 
 
